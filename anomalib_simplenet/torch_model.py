@@ -1,0 +1,327 @@
+"""SimpleNet as a plain torch module.
+
+Liu et al., "SimpleNet: A Simple Network for Image Anomaly Detection and Localization", CVPR 2023.
+
+The four components of the paper, in the paper's order (Sec. 3.1-3.4):
+
+1. :class:`FeatureExtractor` -- frozen ImageNet backbone, local neighbourhood averaging, resize and
+   concatenation of hierarchy levels (eqs. 1-4).
+2. :class:`FeatureAdaptor` -- one linear layer per location (eq. 5).
+3. :class:`AnomalousFeatureGenerator` -- i.i.d. Gaussian noise added to adapted features, training
+   only (eq. 6).
+4. :class:`Discriminator` -- a two-layer MLP scoring normality per location (Sec. 3.4).
+
+:class:`SimpleNetModel` wires them together: :meth:`SimpleNetModel.compute_loss` is the training
+objective (eqs. 7-8), and the eval-mode ``forward`` scores images (eqs. 9-11).
+"""
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from anomalib.data import InferenceBatch
+from anomalib.models.components import TimmFeatureExtractor
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+from .anomaly_map import AnomalyMapGenerator
+from .backbone_weights import load_backbone_weights
+from .loss import TruncatedL1Loss
+
+logger = logging.getLogger(__name__)
+
+AdaptorType = Literal["linear", "linear_no_bias", "none"]
+
+
+def _require_positive(**values: float) -> None:
+    """Raise a ``ValueError`` naming every non-positive value."""
+    bad = {name: value for name, value in values.items() if not value > 0}
+    if bad:
+        msg = ", ".join(f"{name}={value!r}" for name, value in bad.items())
+        raise ValueError(f"SimpleNet needs positive values, got {msg}.")
+
+
+def _to_locations(feature_map: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B*H*W, C)``: one row per spatial location."""
+    return feature_map.permute(0, 2, 3, 1).reshape(-1, feature_map.shape[1])
+
+
+class FeatureExtractor(nn.Module):
+    """Component 1: local features ``o = F_phi(x)`` from a frozen pre-trained CNN (eqs. 1-4).
+
+    Each requested hierarchy level is averaged over a ``p x p`` neighbourhood (eqs. 1-2, stride 1),
+    resized bilinearly to the finest level's grid and concatenated channel-wise (eq. 3). The
+    backbone is anomalib's :class:`~anomalib.models.components.TimmFeatureExtractor`, so any timm CNN
+    works; it stays in eval mode and receives no gradients.
+
+    Args:
+        backbone: timm model name. Defaults to ``"wide_resnet50_2"`` (the paper's).
+        layers: Hierarchy levels to use, by timm module name. Defaults to ``("layer2", "layer3")``.
+        pre_trained: Load ImageNet weights through timm (downloads on first use). Ignored when
+            ``backbone_weights`` is given.
+        backbone_weights: Local weights file to load instead of downloading (see
+            :mod:`anomalib_simplenet.backbone_weights`).
+        patch_size: Neighbourhood size ``p`` (odd). Defaults to ``3``.
+
+    Example:
+        >>> import torch
+        >>> extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False)
+        >>> extractor(torch.rand(1, 3, 224, 224)).shape  # 128 + 256 channels on the 28x28 grid
+        torch.Size([1, 384, 28, 28])
+
+    """
+
+    def __init__(
+        self,
+        backbone: str = "wide_resnet50_2",
+        layers: Sequence[str] = ("layer2", "layer3"),
+        pre_trained: bool = True,
+        backbone_weights: str | Path | None = None,
+        patch_size: int = 3,
+    ) -> None:
+        super().__init__()
+        _require_positive(patch_size=patch_size)
+        if patch_size % 2 == 0:
+            msg = f"patch_size must be odd so the neighbourhood is centred on its location, got {patch_size}."
+            raise ValueError(msg)
+        if not layers:
+            msg = "layers must name at least one backbone level, e.g. ('layer2', 'layer3')."
+            raise ValueError(msg)
+        self.backbone_name = backbone
+        self.backbone = TimmFeatureExtractor(backbone, layers=list(layers), pre_trained=False, requires_grad=False)
+        if list(self.backbone.layers) != list(layers):  # TimmFeatureExtractor drops unknown names with a warning
+            self._raise_unknown_layers(backbone, layers)
+        if pre_trained or backbone_weights is not None:
+            self.load_weights(backbone_weights)
+        self.local_average = nn.AvgPool2d(patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
+        reductions = self.backbone.feature_extractor.feature_info.reduction()
+        self.finest_level = min(range(len(reductions)), key=reductions.__getitem__)
+        self.out_channels = sum(self.backbone.out_dims)
+        self.eval()
+
+    @staticmethod
+    def _raise_unknown_layers(backbone: str, layers: Sequence[str]) -> None:
+        import timm  # noqa: PLC0415  (only on the error path)
+
+        available = [info["module"] for info in timm.create_model(backbone, features_only=True).feature_info.info]
+        unknown = [layer for layer in layers if layer not in available]
+        msg = f"Unknown backbone level(s) {unknown} for '{backbone}'. Available levels: {available}."
+        raise ValueError(msg)
+
+    def load_weights(self, path: str | Path | None = None) -> None:
+        """Load ImageNet weights into the backbone: from ``path`` if given, else through timm's download.
+
+        Raises:
+            RuntimeError: If the download fails (no network); the message says how to work offline.
+
+        """
+        if path is not None:
+            load_backbone_weights(self.backbone.feature_extractor, self.backbone_name, path)
+            return
+        import timm  # noqa: PLC0415
+
+        try:
+            pretrained = timm.create_model(self.backbone_name, pretrained=True, features_only=True, out_indices=self.backbone.idx)
+        except Exception as error:  # timm raises various hub/HTTP/OS errors when offline
+            msg = (
+                f"Could not fetch ImageNet weights for '{self.backbone_name}' through timm ({type(error).__name__}: "
+                f"{error}). Offline? Pass backbone_weights='<file.pth>' (--model.backbone_weights) "
+                "or pre_trained=False."
+            )
+            raise RuntimeError(msg) from error
+        self.backbone.feature_extractor.load_state_dict(pretrained.state_dict())
+
+    def train(self, mode: bool = True) -> "FeatureExtractor":
+        """Keep the frozen backbone in eval mode so its BatchNorm statistics never change."""
+        super().train(False)
+        del mode
+        return self
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the local-feature map ``o`` of shape ``(B, C, H0, W0)``."""
+        levels = [self.local_average(level) for level in self.backbone(images).values()]  # eqs. 1-2
+        grid = levels[self.finest_level].shape[-2:]
+        resized = [
+            level if i == self.finest_level else F.interpolate(level, size=grid, mode="bilinear", align_corners=False)
+            for i, level in enumerate(levels)
+        ]
+        return torch.cat(resized, dim=1)  # eq. 3
+
+
+class FeatureAdaptor(nn.Module):
+    """Component 2: ``q = G_theta(o)``, one fully connected layer applied per location (eq. 5).
+
+    The paper describes it without bias; the authors' code uses a bias (their ``pre_proj=1``),
+    which is the default here. ``"none"`` skips adaptation (Table 3: "w/o adaptor").
+
+    Args:
+        channels: Feature dimension ``C`` (input = output).
+        adaptor: ``"linear"`` (with bias), ``"linear_no_bias"`` or ``"none"``.
+
+    Example:
+        >>> import torch
+        >>> FeatureAdaptor(8)(torch.rand(5, 8)).shape
+        torch.Size([5, 8])
+
+    """
+
+    def __init__(self, channels: int, adaptor: AdaptorType = "linear") -> None:
+        super().__init__()
+        if adaptor not in {"linear", "linear_no_bias", "none"}:
+            msg = f"adaptor must be 'linear', 'linear_no_bias' or 'none', got {adaptor!r}."
+            raise ValueError(msg)
+        self.projection = nn.Identity() if adaptor == "none" else nn.Linear(channels, channels, bias=adaptor == "linear")
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Adapt ``(N, C)`` features to the target domain."""
+        return self.projection(features)  # eq. 5
+
+
+class AnomalousFeatureGenerator(nn.Module):
+    """Component 3: ``q- = q + eps``, ``eps ~ N(0, sigma^2)`` i.i.d. per channel (eq. 6). Training only.
+
+    Args:
+        noise_std: ``sigma``. Defaults to ``0.015`` (paper, Fig. 5).
+
+    Example:
+        >>> import torch
+        >>> generator = AnomalousFeatureGenerator(noise_std=0.015)
+        >>> generator(torch.zeros(4, 8)).shape
+        torch.Size([4, 8])
+
+    """
+
+    def __init__(self, noise_std: float = 0.015) -> None:
+        super().__init__()
+        _require_positive(noise_std=noise_std)
+        self.noise_std = noise_std
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Return a noisy copy of ``features``."""
+        return features + self.noise_std * torch.randn_like(features)  # eq. 6
+
+
+class Discriminator(nn.Module):
+    """Component 4: ``D_psi``, normality score per location (Sec. 3.4).
+
+    Linear -> BatchNorm1d -> LeakyReLU(0.2) -> Linear(hidden, 1), no sigmoid; positive means normal.
+    Layout, slope, bias-free last layer and Xavier initialisation follow the authors' code.
+
+    Args:
+        channels: Input feature dimension ``C``.
+        hidden: Hidden width. Defaults to ``1024``.
+
+    Example:
+        >>> import torch
+        >>> Discriminator(8, hidden=16).eval()(torch.rand(5, 8)).shape
+        torch.Size([5, 1])
+
+    """
+
+    def __init__(self, channels: int, hidden: int = 1024) -> None:
+        super().__init__()
+        _require_positive(discriminator_hidden=hidden)
+        self.layers = nn.Sequential(
+            nn.Linear(channels, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1, bias=False),
+        )
+        for module in self.layers:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_normal_(module.weight)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Score ``(N, C)`` features; returns ``(N, 1)``."""
+        return self.layers(features)
+
+
+class SimpleNetModel(nn.Module):
+    """SimpleNet: feature extractor -> feature adaptor -> anomalous feature generator -> discriminator.
+
+    In training, :meth:`compute_loss` takes the extractor's output (possibly from a cache) and
+    returns the truncated L1 loss. In eval mode, ``forward`` returns an
+    :class:`~anomalib.data.InferenceBatch` with the image score (max of the patch scores, eq. 11)
+    and the pixel anomaly map (patch scores upsampled and blurred, eq. 10 and Sec. 3.6).
+
+    Args:
+        backbone: timm CNN name. Defaults to ``"wide_resnet50_2"``.
+        layers: Backbone levels. Defaults to ``("layer2", "layer3")``.
+        pre_trained: Load ImageNet weights via timm. Defaults to ``True``.
+        backbone_weights: Local backbone weights file instead of the timm download.
+        patch_size: Neighbourhood ``p``. Defaults to ``3``.
+        adaptor: ``"linear"``, ``"linear_no_bias"`` or ``"none"``. Defaults to ``"linear"``.
+        noise_std: Noise ``sigma``. Defaults to ``0.015``.
+        discriminator_hidden: Discriminator hidden width. Defaults to ``1024``.
+        normal_threshold: ``th+`` of the loss. Defaults to ``0.5``.
+        anomalous_threshold: ``th-`` of the loss. Defaults to ``-0.5``.
+        blur_sigma: Anomaly-map blur sigma. Defaults to ``4.0``.
+
+    Example:
+        >>> import torch
+        >>> model = SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, discriminator_hidden=64)
+        >>> images = torch.rand(2, 3, 224, 224)
+        >>> model.compute_loss(model.feature_extractor(images)).ndim
+        0
+        >>> output = model.eval()(images)
+        >>> output.pred_score.shape, output.anomaly_map.shape
+        (torch.Size([2]), torch.Size([2, 1, 224, 224]))
+
+    """
+
+    def __init__(
+        self,
+        backbone: str = "wide_resnet50_2",
+        layers: Sequence[str] = ("layer2", "layer3"),
+        pre_trained: bool = True,
+        backbone_weights: str | Path | None = None,
+        patch_size: int = 3,
+        adaptor: AdaptorType = "linear",
+        noise_std: float = 0.015,
+        discriminator_hidden: int = 1024,
+        normal_threshold: float = 0.5,
+        anomalous_threshold: float = -0.5,
+        blur_sigma: float = 4.0,
+    ) -> None:
+        super().__init__()
+        self.feature_extractor = FeatureExtractor(backbone, layers, pre_trained, backbone_weights, patch_size)
+        channels = self.feature_extractor.out_channels
+        self.feature_adaptor = FeatureAdaptor(channels, adaptor)
+        self.anomalous_feature_generator = AnomalousFeatureGenerator(noise_std)
+        self.discriminator = Discriminator(channels, discriminator_hidden)
+        self.loss = TruncatedL1Loss(normal_threshold, anomalous_threshold)
+        self.anomaly_map_generator = AnomalyMapGenerator(blur_sigma)
+
+    def compute_loss(self, features: torch.Tensor) -> torch.Tensor:
+        """Training objective for a batch of extractor outputs ``(B, C, H0, W0)`` (eqs. 5-8)."""
+        adapted = self.feature_adaptor(_to_locations(features))  # eq. 5
+        anomalous = self.anomalous_feature_generator(adapted)  # eq. 6
+        normal_scores, anomalous_scores = self.discriminator(torch.cat([adapted, anomalous])).chunk(2)
+        return self.loss(normal_scores, anomalous_scores)  # eqs. 7-8
+
+    def patch_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Anomaly score ``s = -D(G(o))`` per location (eq. 9), shape ``(B, 1, H0, W0)``."""
+        batch, _, height, width = features.shape
+        normality = self.discriminator(self.feature_adaptor(_to_locations(features)))
+        return -normality.reshape(batch, 1, height, width)
+
+    def forward(self, images: torch.Tensor) -> InferenceBatch:
+        """Score ``(B, 3, H, W)`` normalised images (eval mode).
+
+        Raises:
+            ValueError: If ``images`` is not a batch of 3-channel images.
+
+        """
+        if images.ndim != 4 or images.shape[1] != 3:
+            msg = (
+                f"SimpleNet expects a (batch, 3, height, width) tensor of RGB images, got shape {tuple(images.shape)}. "
+                "Convert grayscale or RGBA images to RGB first."
+            )
+            raise ValueError(msg)
+        patch_scores = self.patch_scores(self.feature_extractor(images))
+        pred_score = torch.amax(patch_scores, dim=(1, 2, 3))  # eq. 11, on the unsmoothed map
+        anomaly_map = self.anomaly_map_generator(patch_scores, images.shape[-2:])  # eq. 10 + Sec. 3.6
+        return InferenceBatch(pred_score=pred_score, anomaly_map=anomaly_map)
