@@ -22,7 +22,14 @@ logger = logging.getLogger(__name__)
 
 
 def register(models_module: ModuleType) -> None:
-    """Attach :class:`~anomalib_simplenet.SimpleNet` to an imported ``anomalib.models``."""
+    """Attach :class:`~anomalib_simplenet.SimpleNet` to an imported ``anomalib.models``.
+
+    When our own ``lightning_model`` is what triggered the import of ``anomalib.models``, it is
+    still half-initialised here; it then calls this function itself once ``SimpleNet`` exists.
+    """
+    pending = sys.modules.get("anomalib_simplenet.lightning_model")
+    if pending is not None and not hasattr(pending, "SimpleNet"):
+        return
     from anomalib_simplenet.lightning_model import SimpleNet  # noqa: PLC0415
 
     models_module.SimpleNet = SimpleNet  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """SimpleNet as an anomalib model: training, evaluation and export wiring around :class:`SimpleNetModel`."""
 
 import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
+from ._anomalib_hook import register
 from .feature_cache import FeatureCache, find_random_transforms
 from .torch_model import AdaptorType, SimpleNetModel, _require_positive
 
@@ -275,3 +277,6 @@ class SimpleNet(AnomalibModule):
     def learning_type(self) -> LearningType:
         """SimpleNet learns from good images only."""
         return LearningType.ONE_CLASS
+
+
+register(sys.modules["anomalib.models"])  # when this module was imported before anomalib.models (see register)

@@ -91,13 +91,15 @@ class FeatureExtractor(nn.Module):
             raise ValueError(msg)
         self.backbone_name = backbone
         self.backbone = TimmFeatureExtractor(backbone, layers=list(layers), pre_trained=False, requires_grad=False)
+        self.backbone.requires_grad_(False)
         if list(self.backbone.layers) != list(layers):  # TimmFeatureExtractor drops unknown names with a warning
             self._raise_unknown_layers(backbone, layers)
         if pre_trained or backbone_weights is not None:
             self.load_weights(backbone_weights)
         self.local_average = nn.AvgPool2d(patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
-        reductions = self.backbone.feature_extractor.feature_info.reduction()
-        self.finest_level = min(range(len(reductions)), key=reductions.__getitem__)
+        with torch.no_grad():  # a dry run tells which level has the finest grid, whatever order they were named in
+            widths = [level.shape[-1] for level in self.backbone.eval()(torch.zeros(1, 3, 64, 64)).values()]
+        self.finest_level = widths.index(max(widths))
         self.out_channels = sum(self.backbone.out_dims)
         self.eval()
 
