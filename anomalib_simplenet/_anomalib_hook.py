@@ -7,6 +7,11 @@ It has no plugin discovery. So this module installs a small import hook (standar
 nothing else is imported) that, right after ``anomalib.models`` has finished executing, imports
 :class:`anomalib_simplenet.SimpleNet` and sets ``anomalib.models.SimpleNet``.
 
+The same hook mends one gap of anomalib 2.7's benchmark pipeline that SimpleNet would otherwise
+hit: ``BenchmarkJob.collect`` assumes every job reports the same metrics, and fails with a
+``KeyError`` when models with different evaluators share a grid (SimpleNet adds PRO, PaDiM does
+not). After the fix a metric a model does not report is an empty cell in the results table.
+
 The installed ``anomalib_simplenet.pth`` imports this package at interpreter start-up; programs
 that never import anomalib pay only for this file.
 """
@@ -17,7 +22,8 @@ import logging
 import sys
 from types import ModuleType
 
-TARGET = "anomalib.models"
+MODELS = "anomalib.models"
+BENCHMARK_JOB = "anomalib.pipelines.benchmark.job"
 logger = logging.getLogger(__name__)
 
 
@@ -38,8 +44,21 @@ def register(models_module: ModuleType) -> None:
         exported.append("SimpleNet")
 
 
-class _RegisteringLoader(importlib.abc.Loader):
-    """Wraps anomalib.models' own loader and registers SimpleNet after the module has run."""
+def allow_mixed_metrics(job_module: ModuleType) -> None:
+    """Let anomalib's benchmark collect results whose metric sets differ (missing ones become NaN)."""
+    import pandas as pd  # noqa: PLC0415  (anomalib's benchmark already depends on it)
+
+    def collect(results: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame.from_records(results)
+
+    job_module.BenchmarkJob.collect = staticmethod(collect)
+
+
+AFTER_IMPORT = {MODELS: register, BENCHMARK_JOB: allow_mixed_metrics}
+
+
+class _PostImportLoader(importlib.abc.Loader):
+    """Wraps a module's own loader and runs its entry of ``AFTER_IMPORT`` once the module has run."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
@@ -50,33 +69,34 @@ class _RegisteringLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         self._loader.exec_module(module)
         try:
-            register(module)
+            AFTER_IMPORT[module.__name__](module)
         except Exception:  # a broken plugin must not break anomalib itself
-            logger.exception("anomalib_simplenet: could not register SimpleNet with anomalib.models")
+            logger.exception("anomalib_simplenet: could not extend %s", module.__name__)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._loader, name)
 
 
-class _AnomalibModelsFinder(importlib.abc.MetaPathFinder):
-    """Finds ``anomalib.models`` through the other finders and swaps in the registering loader."""
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules of ``AFTER_IMPORT`` through the other finders and swaps in the wrapping loader."""
 
     def find_spec(self, fullname: str, path: object, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname != TARGET:
+        if fullname not in AFTER_IMPORT:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _RegisteringLoader(spec.loader)
+                spec.loader = _PostImportLoader(spec.loader)
                 return spec
         return None
 
 
 def install() -> None:
-    """Install the hook once; register at once if ``anomalib.models`` is already imported."""
-    if TARGET in sys.modules:
-        register(sys.modules[TARGET])
-    elif not any(isinstance(finder, _AnomalibModelsFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _AnomalibModelsFinder())
+    """Install the hook once; extend at once the target modules that are already imported."""
+    for name, extend in AFTER_IMPORT.items():
+        if name in sys.modules:
+            extend(sys.modules[name])
+    if not any(isinstance(finder, _PostImportFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder())

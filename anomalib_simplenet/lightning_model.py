@@ -183,10 +183,27 @@ class SimpleNet(AnomalibModule):
         )
 
     def setup(self, stage: str) -> None:
-        """Load the backbone's ImageNet weights before the first training step."""
-        if stage == "fit" and not self._backbone_ready:
+        """Before training: refuse an empty training set, then load the backbone's ImageNet weights."""
+        if stage != "fit":
+            return
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        train_data = getattr(datamodule, "train_data", None)
+        if train_data is not None and len(train_data) == 0:
+            self._raise_empty_training_set(datamodule)
+        if not self._backbone_ready:
             self.model.feature_extractor.load_weights(self.backbone_weights)
             self._backbone_ready = True
+
+    @staticmethod
+    def _raise_empty_training_set(datamodule: object = None) -> None:
+        where = ", ".join(
+            f"{name}={getattr(datamodule, name)!s}" for name in ("root", "category", "normal_dir") if getattr(datamodule, name, None)
+        )
+        msg = (
+            f"The training set is empty ({where or 'no images'}): SimpleNet trains on good (defect-free) images. "
+            "Check the dataset root, the category name and that the folder of good training images holds images."
+        )
+        raise ValueError(msg)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Mark the backbone as ready: a checkpoint carries its weights, so no download is needed."""
@@ -195,13 +212,9 @@ class SimpleNet(AnomalibModule):
 
     def on_train_start(self) -> None:
         """Check the training data and decide whether backbone features can be reused."""
-        if self.trainer.num_training_batches == 0:
-            msg = (
-                "The training set is empty: SimpleNet needs good (defect-free) images to train on. "
-                "Check the dataset root, category and normal folder."
-            )
-            raise ValueError(msg)
         datamodule = getattr(self.trainer, "datamodule", None)
+        if self.trainer.num_training_batches == 0:  # dataloaders passed without a datamodule
+            self._raise_empty_training_set(datamodule)
         if getattr(datamodule, "val_split_mode", None) == ValSplitMode.SAME_AS_TEST:
             logger.warning(
                 "The validation set is the test set (val_split_mode=same_as_test). SimpleNet selects no epoch on it, "

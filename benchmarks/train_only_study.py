@@ -16,15 +16,18 @@ import torch
 from anomalib.data import MVTecAD
 from anomalib.data.utils.generators import PerlinAnomalyGenerator
 from torchmetrics.classification import BinaryAUROC
+from torchvision import tv_tensors
 
 from anomalib_simplenet import SimpleNet
 
 
 def extract(model: SimpleNet, images: torch.Tensor, batch: int = 16) -> torch.Tensor:
+    """Run the frozen feature extractor over ``images`` in batches."""
     return torch.cat([model.model.feature_extractor(images[i : i + batch]) for i in range(0, len(images), batch)])
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915
+    """Parse arguments, build the held-out set, train for each noise level and print the curve."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--root", required=True)
     parser.add_argument("--category", required=True)
@@ -59,7 +62,8 @@ def main() -> None:
     defective, masks = generator(held[:n_def])
     eval_images = torch.cat([defective, held[n_def:]])
     eval_masks = torch.cat([masks, torch.zeros(n_hold - n_def, *masks.shape[1:])])
-    eval_images, eval_masks = transform(eval_images, eval_masks)
+    # As a Mask, the masks get the same resize/crop as the images (a plain tensor would pass through untouched).
+    eval_images, eval_masks = transform(eval_images, tv_tensors.Mask(eval_masks))
     eval_labels = torch.cat([torch.ones(n_def), torch.zeros(n_hold - n_def)])
     fit_features = extract(template, transform(fit_images))
     eval_features = extract(template, eval_images)

@@ -1,0 +1,103 @@
+"""The user commands, run as subprocesses exactly as typed: `anomalib train/export/benchmark`, and
+every shipped config accepted by `anomalib train --config`."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from anomalib.cli import AnomalibCLI
+
+from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+
+
+def _anomalib(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run([ANOMALIB, *args], cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def cli_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
+    """`anomalib train --model SimpleNet ...` with the short name, as a subprocess."""
+    workdir = tmp_path_factory.mktemp("cli")
+    _anomalib(
+        "train", "--model", "SimpleNet", "--data", "MVTecAD",
+        "--data.root", str(synthetic_root), "--data.category", "synthetic", "--data.num_workers", "0",
+        "--model.backbone", "efficientnet_lite0", "--model.layers", "[blocks.2, blocks.4]",
+        "--model.pre_trained", "false", "--model.discriminator_hidden", "32", "--model.max_epochs", "2",
+        "--default_root_dir", "results",
+        cwd=workdir,
+    )  # fmt: skip
+    checkpoints = list((workdir / "results").rglob("model.ckpt"))
+    assert len(checkpoints) == 1
+    return checkpoints[0]
+
+
+def test_train_by_short_name_saves_the_last_epoch(cli_checkpoint: Path) -> None:
+    import torch
+
+    checkpoint = torch.load(cli_checkpoint, map_location="cpu", weights_only=False)
+    assert checkpoint["epoch"] == 1  # --model.max_epochs 2, last epoch kept
+    assert checkpoint["hyper_parameters"]["backbone"] == "efficientnet_lite0"
+
+
+@pytest.mark.parametrize(("export_type", "artefact"), [("torch", "model.pt"), ("onnx", "model.onnx"), ("openvino", "model.xml")])
+def test_export_by_short_name(cli_checkpoint: Path, tmp_path: Path, export_type: str, artefact: str) -> None:
+    """`anomalib export --model SimpleNet --ckpt_path ...` needs no network: the checkpoint carries the backbone."""
+    _anomalib("export", "--model", "SimpleNet", "--export_type", export_type, "--ckpt_path", str(cli_checkpoint),
+              "--default_root_dir", str(tmp_path), cwd=tmp_path)
+    assert (tmp_path / "weights" / export_type / artefact).is_file()
+
+
+def test_benchmark_grid_with_padim(tmp_path: Path) -> None:
+    """`anomalib benchmark` with `model: {class_path: {grid: [Padim, SimpleNet]}}` runs both models."""
+    make_synthetic_dataset(tmp_path / "data", n_train=4, n_test_good=2, n_test_defective=2, image_size=64)
+    config = {
+        "accelerator": "cpu",
+        "benchmark": {
+            "seed": 42,
+            "model": {
+                "class_path": {"grid": ["Padim", "SimpleNet"]},
+                # Shared arguments: SimpleNet uses PaDiM's names. Random weights: nothing to download here.
+                "init_args": {"backbone": "resnet18", "layers": ["layer2", "layer3"], "pre_trained": False},
+            },
+            "data": {
+                "class_path": "MVTecAD",
+                "init_args": {"root": str(tmp_path / "data"), "category": "synthetic", "num_workers": 0},
+            },
+        },
+    }
+    (tmp_path / "benchmark.yaml").write_text(yaml.safe_dump(config))
+    _anomalib("benchmark", "--config", "benchmark.yaml", cwd=tmp_path)
+    tables = list((tmp_path / "runs").rglob("*.csv"))
+    assert tables, (tmp_path / "runs" / "pipeline.log").read_text()[-3000:]
+    import pandas as pd
+
+    results = pd.read_csv(tables[0])
+    assert sorted(results["model.class_path"]) == ["Padim", "SimpleNet"]
+    assert results["image_AUROC"].notna().all()
+    simplenet = results[results["model.class_path"] == "SimpleNet"].iloc[0]
+    assert simplenet["pixel_AUPRO"] == simplenet["pixel_AUPRO"]  # PRO reported (not NaN) for SimpleNet
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_config_is_accepted_by_anomalib_train(config: Path, synthetic_root: Path) -> None:
+    cli = AnomalibCLI(
+        args=["train", "--config", str(config), "--model.init_args.pre_trained", "false",
+              "--model.init_args.backbone_weights", "null",
+              "--data.root", str(synthetic_root), "--data.category", "synthetic"],
+        run=False,
+    )  # fmt: skip
+    settings = yaml.safe_load(config.read_text())["model"]["init_args"]
+    assert type(cli.model).__name__ == "SimpleNet"
+    assert cli.model.max_epochs == settings["max_epochs"]
+    assert cli.model.model.feature_extractor.backbone_name == settings["backbone"]
+    assert cli.model.model.anomalous_feature_generator.noise_std == settings["noise_std"]
