@@ -197,7 +197,9 @@ class SimpleNet(AnomalibModule):
     @staticmethod
     def _raise_empty_training_set(datamodule: object = None) -> None:
         where = ", ".join(
-            f"{name}={getattr(datamodule, name)!s}" for name in ("root", "category", "normal_dir") if getattr(datamodule, name, None)
+            f"{name}={getattr(datamodule, name)!s}"
+            for name in ("root", "category", "normal_dir")
+            if getattr(datamodule, name, None)
         )
         msg = (
             f"The training set is empty ({where or 'no images'}): SimpleNet trains on good (defect-free) images. "

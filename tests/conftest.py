@@ -6,7 +6,6 @@ import pytest
 
 from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
 
-SHARED_BOTTLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mvtec_ad"
 LITE0_LAYERS = ("blocks.2", "blocks.4")  # strides 8 and 16 of efficientnet_lite0 (REFERENCE.md)
 
 

@@ -96,8 +96,7 @@ def test_random_training_transform_turns_feature_reuse_off(tmp_path: Path, synth
     model = SimpleNet(backbone="resnet18", pre_trained=False, discriminator_hidden=16, max_epochs=2)
     passes = []
     model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o: passes.append(len(inputs[0])))
-    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0,
-                         train_augmentations=v2.RandomHorizontalFlip())
+    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_augmentations=v2.RandomHorizontalFlip())
     engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False, limit_val_batches=0)
     with caplog.at_level("INFO"):
         engine.fit(model, datamodule=datamodule)

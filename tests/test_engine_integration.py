@@ -71,8 +71,9 @@ def test_predict_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthe
 
 
 def test_train_runs_fit_and_test(tmp_path: Path, synthetic_root: Path) -> None:
-    model = SimpleNet(backbone="efficientnet_lite0", layers=("blocks.2", "blocks.4"), pre_trained=False,
-                      discriminator_hidden=32, max_epochs=1)
+    model = SimpleNet(
+        backbone="efficientnet_lite0", layers=("blocks.2", "blocks.4"), pre_trained=False, discriminator_hidden=32, max_epochs=1
+    )
     engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
     results = engine.train(model, datamodule=_datamodule(synthetic_root))
     assert "image_AUROC" in results[0]
@@ -109,12 +110,23 @@ def test_feature_reuse_gives_the_same_model_with_fewer_backbone_passes(tmp_path:
     states, passes = [], []
     for cache_mb in (64, 0):
         torch.manual_seed(0)
-        model = SimpleNet(backbone="efficientnet_lite0", layers=("blocks.2", "blocks.4"), pre_trained=False,
-                          discriminator_hidden=32, max_epochs=3, feature_cache_mb=cache_mb)
+        model = SimpleNet(
+            backbone="efficientnet_lite0",
+            layers=("blocks.2", "blocks.4"),
+            pre_trained=False,
+            discriminator_hidden=32,
+            max_epochs=3,
+            feature_cache_mb=cache_mb,
+        )
         calls = []
-        model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o: calls.append(len(inputs[0])))
-        engine = Engine(default_root_dir=tmp_path / str(cache_mb), logger=False, enable_progress_bar=False,
-                        deterministic=True, limit_val_batches=0)
+        model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o, calls=calls: calls.append(len(inputs[0])))
+        engine = Engine(
+            default_root_dir=tmp_path / str(cache_mb),
+            logger=False,
+            enable_progress_bar=False,
+            deterministic=True,
+            limit_val_batches=0,
+        )
         torch.manual_seed(0)
         engine.fit(model, datamodule=_datamodule(synthetic_root))
         states.append({k: v.clone() for k, v in model.model.state_dict().items()})
