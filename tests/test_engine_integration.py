@@ -20,6 +20,18 @@ EXPORT_ATOL = 1e-4
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
+def _small_simplenet(**overrides: object) -> SimpleNet:
+    """A fast SimpleNet: efficientnet_lite0 with random weights, small discriminator."""
+    settings = {
+        "backbone": "efficientnet_lite0",
+        "layers": ("blocks.2", "blocks.4"),
+        "pre_trained": False,
+        "discriminator_hidden": 32,
+        "max_epochs": 2,
+    }
+    return SimpleNet(**{**settings, **overrides})
+
+
 def _datamodule(root: Path) -> MVTecAD:
     return MVTecAD(root=root, category="synthetic", train_batch_size=8, eval_batch_size=8, num_workers=0)
 
@@ -27,13 +39,7 @@ def _datamodule(root: Path) -> MVTecAD:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[Engine, SimpleNet, Path]:
     torch.manual_seed(0)
-    model = SimpleNet(
-        backbone="efficientnet_lite0",
-        layers=("blocks.2", "blocks.4"),
-        pre_trained=False,
-        discriminator_hidden=64,
-        max_epochs=2,
-    )
+    model = _small_simplenet(discriminator_hidden=64)
     engine = Engine(default_root_dir=tmp_path_factory.mktemp("results"), logger=False, enable_progress_bar=False)
     engine.fit(model, datamodule=_datamodule(synthetic_root))
     ckpt = Path(engine.trainer.checkpoint_callback.best_model_path)
@@ -71,9 +77,7 @@ def test_predict_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthe
 
 
 def test_train_runs_fit_and_test(tmp_path: Path, synthetic_root: Path) -> None:
-    model = SimpleNet(
-        backbone="efficientnet_lite0", layers=("blocks.2", "blocks.4"), pre_trained=False, discriminator_hidden=32, max_epochs=1
-    )
+    model = _small_simplenet(max_epochs=1)
     engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
     results = engine.train(model, datamodule=_datamodule(synthetic_root))
     assert "image_AUROC" in results[0]
@@ -110,14 +114,7 @@ def test_feature_reuse_gives_the_same_model_with_fewer_backbone_passes(tmp_path:
     states, passes = [], []
     for cache_mb in (64, 0):
         torch.manual_seed(0)
-        model = SimpleNet(
-            backbone="efficientnet_lite0",
-            layers=("blocks.2", "blocks.4"),
-            pre_trained=False,
-            discriminator_hidden=32,
-            max_epochs=3,
-            feature_cache_mb=cache_mb,
-        )
+        model = _small_simplenet(max_epochs=3, feature_cache_mb=cache_mb)
         calls = []
         model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o, calls=calls: calls.append(len(inputs[0])))
         engine = Engine(
