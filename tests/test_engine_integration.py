@@ -91,8 +91,11 @@ def test_export(trained: tuple[Engine, SimpleNet, Path], tmp_path: Path, export_
     assert Path(path).is_file()
 
 
-def test_openvino_matches_torch(trained: tuple[Engine, SimpleNet, Path], tmp_path: Path, synthetic_root: Path) -> None:
+def test_openvino_matches_torch(
+    trained: tuple[Engine, SimpleNet, Path], tmp_path: Path, synthetic_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, model, ckpt = trained
+    monkeypatch.chdir(tmp_path)  # OpenVINOInferencer writes ./openvino_cache
     xml = engine.export(model, export_type="openvino", export_root=tmp_path, ckpt_path=ckpt)
     inferencer = OpenVINOInferencer(path=xml, device="CPU", config=OPENVINO_F32)
     reference = SimpleNet.load_from_checkpoint(ckpt).eval()
