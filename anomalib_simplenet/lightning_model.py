@@ -186,7 +186,7 @@ class SimpleNet(AnomalibModule):
         """Before training: refuse an empty training set, then load the backbone's ImageNet weights."""
         if stage != "fit":
             return
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        datamodule = getattr(self.trainer, "datamodule", None)
         train_data = getattr(datamodule, "train_data", None)
         if train_data is not None and len(train_data) == 0:
             self._raise_empty_training_set(datamodule)
