@@ -30,11 +30,16 @@ logger = logging.getLogger(__name__)
 def register(models_module: ModuleType) -> None:
     """Attach :class:`~anomalib_simplenet.SimpleNet` to an imported ``anomalib.models``.
 
-    When our own ``lightning_model`` is what triggered the import of ``anomalib.models``, it is
-    still half-initialised here; it then calls this function itself once ``SimpleNet`` exists.
+    When one of our own modules triggered the import of ``anomalib.models`` (``import
+    anomalib_simplenet.torch_model`` imports anomalib's components), it is still half-initialised here
+    and ``SimpleNet`` cannot be imported yet. Then ``anomalib.models.SimpleNet`` is attached on first
+    access instead (PEP 562 module ``__getattr__``), and ``lightning_model`` attaches it itself when it
+    finishes importing.
     """
-    pending = sys.modules.get("anomalib_simplenet.lightning_model")
-    if pending is not None and not hasattr(pending, "SimpleNet"):
+    if _mid_import("anomalib_simplenet.torch_model", "SimpleNetModel") or _mid_import(
+        "anomalib_simplenet.lightning_model", "SimpleNet"
+    ):
+        _register_on_first_access(models_module)
         return
     from anomalib_simplenet.lightning_model import SimpleNet  # noqa: PLC0415
 
@@ -42,6 +47,27 @@ def register(models_module: ModuleType) -> None:
     exported = getattr(models_module, "__all__", None)
     if isinstance(exported, list) and "SimpleNet" not in exported:
         exported.append("SimpleNet")
+
+
+def _mid_import(module_name: str, defined_last: str) -> bool:
+    """Tell whether ``module_name`` is still executing (in ``sys.modules``, ``defined_last`` not yet set)."""
+    module = sys.modules.get(module_name)
+    return module is not None and not hasattr(module, defined_last)
+
+
+def _register_on_first_access(models_module: ModuleType) -> None:
+    fallback = models_module.__dict__.get("__getattr__")
+
+    def __getattr__(name: str) -> object:  # noqa: N807  (PEP 562 hook)
+        if name == "SimpleNet":
+            register(models_module)
+            return models_module.__dict__["SimpleNet"]
+        if fallback is not None:
+            return fallback(name)
+        msg = f"module {models_module.__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+
+    models_module.__getattr__ = __getattr__  # type: ignore[attr-defined]
 
 
 def allow_mixed_metrics(job_module: ModuleType) -> None:

@@ -38,3 +38,14 @@ def test_get_model_in_a_fresh_interpreter(lookup: str) -> None:
 def test_importing_the_plugin_first_also_registers() -> None:
     out = _run("from anomalib_simplenet import SimpleNet; import anomalib.models as m; print(m.SimpleNet is SimpleNet)")
     assert out.splitlines()[-1] == "True"
+
+
+@pytest.mark.parametrize(
+    "first_import", ["from anomalib_simplenet import SimpleNetModel", "import anomalib_simplenet.torch_model"]
+)
+def test_importing_the_torch_model_first_registers_without_errors(first_import: str) -> None:
+    lookup = "get_model({'class_path': 'SimpleNet', 'init_args': {'backbone': 'resnet18', 'pre_trained': False}})"
+    code = f"{first_import}; from anomalib.models import get_model; print(type({lookup}).__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "SimpleNet"
+    assert "could not extend" not in result.stderr
