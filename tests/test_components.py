@@ -146,6 +146,20 @@ class TestAnomalyMapGenerator:
         with pytest.raises(ValueError, match="sigma"):
             AnomalyMapGenerator(sigma=0)
 
+    @pytest.mark.parametrize("size", [(224, 224), (96, 128)])
+    def test_blur_equals_anomalibs_gaussian_blur(self, size: tuple[int, int]) -> None:
+        from anomalib.models.components import GaussianBlur2d
+
+        patch_scores = torch.rand(3, 1, 12, 16)
+        upsampled = torch.nn.functional.interpolate(patch_scores, size=size, mode="bilinear", align_corners=False)
+        reference = GaussianBlur2d(kernel_size=(33, 33), sigma=(4.0, 4.0), channels=1)(upsampled)
+        ours = AnomalyMapGenerator(sigma=4)(patch_scores, size)
+        assert torch.allclose(ours, reference, atol=1e-6)
+
+    def test_map_smaller_than_the_blur_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="larger than the blur radius"):
+            AnomalyMapGenerator(sigma=4)(torch.rand(1, 1, 4, 4), (16, 16))
+
 
 class TestSimpleNetModel:
     @pytest.fixture(scope="class")
