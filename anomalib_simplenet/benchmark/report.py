@@ -1,0 +1,199 @@
+"""Turn the rows of a benchmark run into a summary table, markdown, plots and the README's results block."""
+
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .config import BACKBONE_ONLY
+
+ACCURACY = {
+    "image_AUROC": "image AUROC",
+    "pixel_AUROC": "pixel AUROC",
+    "pixel_AUPRO": "PRO",
+    "image_F1Score": "image F1",
+    "pixel_F1Score": "pixel F1",
+}
+README_BEGIN, README_END = "<!-- benchmark-results:begin -->", "<!-- benchmark-results:end -->"
+
+
+def speed_columns(runs: pd.DataFrame) -> list[str]:
+    """Throughput columns present in ``runs`` (``torch_cpu_b1_img_s``, ``openvino_cpu_b32_img_s``...)."""
+    return [column for column in runs.columns if column.endswith("_img_s")]
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds per model and category, plus time ratios to backbone-only.
+
+    A ratio column ``<speed column>_x_backbone`` is (time per image of the model) / (time per image of
+    the frozen backbone alone) for the same runtime, device and batch size: 1.0 is the floor.
+
+    Example:
+        >>> runs = pd.DataFrame({"model": ["backbone-only", "M", "M"], "category": ["c"] * 3, "seed": [0, 0, 1],
+        ...                      "torch_cpu_b1_img_s": [20.0, 10.0, 10.0], "image_AUROC": [None, 0.9, 1.0]})
+        >>> row = summarise(runs).set_index("model").loc["M"]
+        >>> float(row["image_AUROC_mean"]), float(row["torch_cpu_b1_img_s_x_backbone_mean"]), int(row["seeds"])
+        (0.95, 2.0, 2)
+
+    """
+    runs = runs.copy()
+    for column in speed_columns(runs):
+        floor = runs[runs["model"] == BACKBONE_ONLY].groupby("category")[column].mean()
+        runs[f"{column}_x_backbone"] = runs["category"].map(floor) / runs[column]
+    numeric = [column for column in runs.select_dtypes("number").columns if column != "seed"]
+    grouped = runs.groupby(["model", "category"], sort=False)
+    summary = grouped[numeric].agg(["mean", "std"])
+    summary.columns = [f"{column}_{statistic}" for column, statistic in summary.columns]
+    summary.insert(0, "seeds", grouped["seed"].nunique())
+    return summary.reset_index()
+
+
+def _cell(row: pd.Series, column: str, digits: int) -> str:
+    mean, spread = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    if mean is None or pd.isna(mean):
+        return "-"
+    if spread is None or pd.isna(spread) or row["seeds"] < 2:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {spread:.{digits}f}"
+
+
+def markdown_tables(summary: pd.DataFrame) -> str:
+    """Accuracy table and cost table (mean ± std over seeds) as markdown."""
+    speed = [column[: -len("_mean")] for column in summary.columns if column.endswith("_img_s_mean")]
+    lines = ["| model | category | seeds | " + " | ".join(ACCURACY.values()) + " |", "|---" * (3 + len(ACCURACY)) + "|"]
+    for _, row in summary[summary["model"] != BACKBONE_ONLY].iterrows():
+        cells = [_cell(row, column, 3) for column in ACCURACY]
+        lines.append(f"| {row['model']} | {row['category']} | {row['seeds']} | " + " | ".join(cells) + " |")
+    speed_names = [column.removesuffix("_img_s").replace("_", " ") for column in speed]
+    header = ["model", "fit s", *[f"{name} img/s" for name in speed_names], *[f"{name} x backbone" for name in speed_names]]
+    header += ["peak RSS MiB", "checkpoint MiB", "OpenVINO MiB"]
+    lines += ["", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for _, row in summary.iterrows():
+        cells = [str(row["model"]), _cell(row, "fit_s", 1)]
+        cells += [_cell(row, column, 1) for column in speed]
+        cells += [_cell(row, f"{column}_x_backbone", 2) for column in speed]
+        cells += [_cell(row, "peak_rss_mb", 0), _cell(row, "checkpoint_mb", 1), _cell(row, "openvino_mb", 1)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean(summary: pd.DataFrame, model: str, column: str) -> float | None:
+    values = summary.loc[summary["model"].str.lower() == model.lower(), f"{column}_mean"] if f"{column}_mean" in summary else []
+    return float(values.mean()) if len(values) and not pd.isna(values.mean()) else None
+
+
+def target_checks(summary: pd.DataFrame) -> list[tuple[str, bool, str]]:
+    """Check the targets of the project's benchmark issue on ``summary``: (target, met, evidence) triples."""
+    checks = []
+
+    def check(name: str, measured: float | None, limit: float, higher_is_better: bool, evidence: str) -> None:
+        if measured is not None:
+            checks.append((name, measured >= limit if higher_is_better else measured <= limit, evidence.format(measured)))
+
+    for batch in sorted({int(c.split("_b")[1].split("_")[0]) for c in summary.columns if c.startswith("torch_cpu_b")}):
+        column = f"torch_cpu_b{batch}_img_s"
+        simplenet, patchcore, padim = (_mean(summary, m, column) for m in ("SimpleNet", "Patchcore", "Padim"))
+        if simplenet and patchcore:
+            check(f"torch CPU b{batch}: SimpleNet >= 3x PatchCore img/s", simplenet / patchcore, 3.0, True, "{:.2f}x")
+        if simplenet and padim:
+            check(f"torch CPU b{batch}: SimpleNet >= PaDiM img/s", simplenet / padim, 1.0, True, "{:.2f}x")
+        ratio = _mean(summary, "SimpleNet", f"{column}_x_backbone")
+        if ratio:
+            check(f"torch CPU b{batch}: SimpleNet head adds <= 25% over backbone-only", ratio - 1, 0.25, False, "{:+.0%}")
+        openvino = _mean(summary, "SimpleNet", f"openvino_cpu_b{batch}_img_s")
+        if simplenet and openvino:
+            check(f"b{batch}: OpenVINO CPU >= 1.5x torch CPU for SimpleNet", openvino / simplenet, 1.5, True, "{:.2f}x")
+    simplenet_fit, patchcore_fit = _mean(summary, "SimpleNet", "fit_s"), _mean(summary, "Patchcore", "fit_s")
+    if simplenet_fit and patchcore_fit:
+        check("SimpleNet training < PatchCore fit (wall time)", simplenet_fit / patchcore_fit, 1.0, False, "{:.2f}x PatchCore's")
+    for column, margin, label in (
+        ("image_AUROC", 0.0, "image AUROC >= PatchCore"),
+        ("pixel_AUROC", 0.005, "pixel AUROC >= PatchCore - 0.005"),
+    ):
+        simplenet, patchcore = _mean(summary, "SimpleNet", column), _mean(summary, "Patchcore", column)
+        if simplenet is not None and patchcore is not None:
+            check(f"SimpleNet {label}", simplenet - patchcore, -margin, True, "{:+.4f}")
+    return checks
+
+
+def plot(summary: pd.DataFrame, output: Path) -> list[Path]:
+    """Write ``speed_vs_accuracy.png`` (the paper's Fig. 2 idea) and ``metrics.png`` (bars per metric)."""
+    models = summary[summary["model"] != BACKBONE_ONLY]
+    speeds = [
+        c[: -len("_mean")] for c in summary.columns if c.endswith("_img_s_mean") and c.startswith(("torch_cpu", "openvino"))
+    ]
+    figure, axes = plt.subplots(1, len(speeds), figsize=(4.2 * len(speeds), 4), squeeze=False)
+    for axis, speed in zip(axes[0], speeds, strict=True):
+        for _, row in models.iterrows():
+            axis.errorbar(
+                row[f"{speed}_mean"], row["image_AUROC_mean"], xerr=row.get(f"{speed}_std"), yerr=row.get("image_AUROC_std"),
+                fmt="o", capsize=3, label=row["model"],
+            )  # fmt: skip
+            axis.annotate(
+                row["model"], (row[f"{speed}_mean"], row["image_AUROC_mean"]), textcoords="offset points", xytext=(5, 5)
+            )
+        floor = summary.loc[summary["model"] == BACKBONE_ONLY, f"{speed}_mean"]
+        if len(floor):
+            axis.axvline(float(floor.mean()), color="grey", linestyle="--", label="backbone only")
+        axis.set(
+            xlabel=f"{speed.removesuffix('_img_s').replace('_', ' ')} (images/s)", ylabel="image AUROC", title="speed vs accuracy"
+        )
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    scatter = output / "speed_vs_accuracy.png"
+    figure.savefig(scatter, dpi=110)
+    plt.close(figure)
+
+    metrics = [column for column in ACCURACY if f"{column}_mean" in models]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(3 * len(metrics), 3.6), squeeze=False)
+    for axis, column in zip(axes[0], metrics, strict=True):
+        axis.bar(models["model"], models[f"{column}_mean"], yerr=models[f"{column}_std"].fillna(0), capsize=3, color="C0")
+        low = float(models[f"{column}_mean"].min())
+        axis.set(title=ACCURACY[column], ylim=(max(0.0, low - 0.1), 1.0))
+        axis.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    bars = output / "metrics.png"
+    figure.savefig(bars, dpi=110)
+    plt.close(figure)
+    return [scatter, bars]
+
+
+def write_report(runs: pd.DataFrame, output: Path, header: str) -> str:
+    """Write ``summary.csv``, ``results.md`` and the plots into ``output``; return the markdown."""
+    summary = summarise(runs)
+    summary.to_csv(output / "summary.csv", index=False)
+    pictures = plot(summary, output)
+    checks = target_checks(summary)
+    lines = [header, "", markdown_tables(summary), ""]
+    if checks:
+        lines += ["| target | met | measured |", "|---|---|---|"]
+        lines += [f"| {name} | {'yes' if met else '**no**'} | {evidence} |" for name, met, evidence in checks]
+        lines.append("")
+    lines += [f"![{picture.stem}]({picture.name})" for picture in pictures]
+    markdown = "\n".join(lines) + "\n"
+    (output / "results.md").write_text(markdown)
+    return markdown
+
+
+def update_readme(readme: Path, results_dir: Path) -> None:
+    """Replace the README block between the benchmark markers with ``results_dir/results.md``.
+
+    Image links are rewritten relative to the README.
+
+    Raises:
+        ValueError: If the README lacks the two marker lines.
+
+    """
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        msg = f"{readme} has no '{README_BEGIN}' ... '{README_END}' block to fill."
+        raise ValueError(msg)
+    relative = Path(results_dir).resolve().relative_to(readme.resolve().parent)
+    body = re.sub(
+        r"\]\(([^)/]+\.png)\)", lambda m: f"]({relative.as_posix()}/{m.group(1)})", (results_dir / "results.md").read_text()
+    )
+    before, rest = text.split(README_BEGIN, 1)
+    after = rest.split(README_END, 1)[1]
+    readme.write_text(f"{before}{README_BEGIN}\n{body}{README_END}{after}")
