@@ -20,11 +20,23 @@ from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 from ._anomalib_hook import register
 from .feature_cache import FeatureCache, find_random_transforms
 from .torch_model import AdaptorType, SimpleNetModel, require_positive
+from .visualizer import ScoredImageVisualizer
 
 logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Arguments that shape the torch model's weights; a checkpoint's values win over the instance's (on_load_checkpoint).
+ARCHITECTURE_ARGUMENTS = (
+    "backbone",
+    "layers",
+    "patch_size",
+    "adaptor",
+    "noise_std",
+    "discriminator_hidden",
+    "normal_threshold",
+    "anomalous_threshold",
+)
 
 
 class SimpleNet(AnomalibModule):
@@ -168,6 +180,11 @@ class SimpleNet(AnomalibModule):
         )
 
     @staticmethod
+    def configure_visualizer() -> ScoredImageVisualizer:
+        """Heat-map pictures drawn on the image as the model saw it, captioned with the score, plus ``predictions.csv``."""
+        return ScoredImageVisualizer()
+
+    @staticmethod
     def configure_post_processor() -> PostProcessor:
         """Anomalib's default post-processor (score normalisation and adaptive thresholds)."""
         return PostProcessor()
@@ -208,9 +225,48 @@ class SimpleNet(AnomalibModule):
         raise ValueError(msg)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Mark the backbone as ready: a checkpoint carries its weights, so no download is needed."""
+        """Check that the checkpoint is SimpleNet's and take its architecture; its weights need no download.
+
+        ``anomalib predict/test --model SimpleNet --ckpt_path ...`` builds the model from its default
+        arguments before loading the checkpoint; when the checkpoint was trained with another backbone,
+        levels or widths, the torch model is rebuilt with the checkpoint's settings so its weights fit.
+
+        Raises:
+            ValueError: If the checkpoint was saved by another model (one line saying which file to use).
+
+        """
+        state = checkpoint.get("state_dict", {})
+        if not any(key.startswith("model.discriminator.") for key in state):
+            self._raise_foreign_checkpoint(checkpoint)
+        for key in [key for key in state if key.startswith("model.anomaly_map_generator.")]:
+            del state[key]  # a derived blur kernel, saved by versions before 0.1.0's matrix blur; rebuilt from sigma
+        self._adopt_architecture(checkpoint.get("hyper_parameters", {}))
         super().on_load_checkpoint(checkpoint)
         self._backbone_ready = True
+
+    @staticmethod
+    def _raise_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
+        hyper_parameters = checkpoint.get("hyper_parameters", {})
+        owner = hyper_parameters.get("_class_path") or hyper_parameters.get("class_path")
+        keys = sorted({".".join(key.split(".")[:2]) for key in checkpoint.get("state_dict", {})})[:4]
+        what = f"a {str(owner).rsplit('.', 1)[-1]} checkpoint" if owner else f"not a SimpleNet checkpoint (its weights: {keys})"
+        msg = (
+            f"This checkpoint is {what}: it has no SimpleNet discriminator. Load it with the model that trained it "
+            "(e.g. --model Padim), or pass a SimpleNet checkpoint (results/SimpleNet/.../weights/lightning/model.ckpt)."
+        )
+        raise ValueError(msg)
+
+    def _adopt_architecture(self, saved: dict[str, Any]) -> None:
+        """Rebuild ``self.model`` if the checkpoint's architecture arguments differ from this instance's."""
+        current = {name: self.hparams.get(name) for name in ARCHITECTURE_ARGUMENTS}
+        wanted = {name: saved.get(name, value) for name, value in current.items()}
+        normalise = lambda values: {k: list(v) if isinstance(v, list | tuple) else v for k, v in values.items()}  # noqa: E731
+        if normalise(wanted) == normalise(current):
+            return
+        changed = ", ".join(f"{name}={wanted[name]!r}" for name in wanted if normalise(wanted)[name] != normalise(current)[name])
+        logger.info("The checkpoint was trained with %s: SimpleNet rebuilt to match it.", changed)
+        self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
+        self.hparams.update(wanted)
 
     def on_train_start(self) -> None:
         """Check the training data and decide whether backbone features can be reused."""

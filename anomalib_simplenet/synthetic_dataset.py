@@ -1,14 +1,23 @@
-"""A small MVTec-AD-layout dataset generated on the spot, for tests and offline demos.
+"""Small MVTec-AD-layout datasets generated on the spot, for tests and the offline demo.
 
-Good images are a smooth, slightly jittered texture (woven stripes over a shaded background);
-defective ones carry a scratch or a blob of another texture, with exact pixel masks. Everything is
-deterministic given ``seed``. The layout is MVTec AD's, so anomalib's ``MVTecAD`` datamodule reads it::
+Two generators, both deterministic given ``seed`` and both writing MVTec AD's layout, so anomalib's
+``MVTecAD`` datamodule reads them::
 
     root/<category>/train/good/*.png
-    root/<category>/test/{good,scratch,blob}/*.png
-    root/<category>/ground_truth/{scratch,blob}/*_mask.png
+    root/<category>/test/{good,<defect>...}/*.png
+    root/<category>/ground_truth/<defect>/*_mask.png
+
+* :func:`make_synthetic_dataset` -- the minimal one the unit tests use: a striped texture with a dark
+  scratch or a coloured disc ("blob").
+* :func:`make_demo_dataset` -- what ``simplenet-demo`` trains on: a woven *texture* category
+  (``fabric``) and an *object* category (``washer``: a shaded metal ring on a dark table, placed and
+  rotated slightly differently in each image), with four kinds of defect drawn the way they look on
+  real parts -- thin curved ``scratch``es, branching ``crack``s, soft-edged ``stain``s and
+  ``missing_piece``s (a chunk of the object gone, the background showing through). The masks mark
+  exactly the pixels a defect changed.
 """
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +98,225 @@ def make_synthetic_dataset(
             folder / "ground_truth" / defect / f"{i:03d}_mask.png",
         )
     return folder
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The demo dataset: one texture and one object category with realistic defect shapes.
+
+DEMO_CATEGORIES = ("fabric", "washer")
+DEMO_DEFECTS = ("scratch", "crack", "stain", "missing_piece")
+
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Band-limited noise in [0, 1]: a ``cells x cells`` random grid upsampled bicubically to ``size``."""
+    grid = Image.fromarray(rng.random((cells, cells)).astype(np.float32), mode="F")
+    noise = np.asarray(grid.resize((size, size), Image.Resampling.BICUBIC), dtype=np.float32)
+    return (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
+
+
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    return yy, xx
+
+
+def _fabric(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a woven textile (warp and weft threads, fibre noise); return ``(image, where_the_part_is)``."""
+    yy, xx = _grid(size)
+    period = 9.0
+    shift = rng.uniform(0, period, size=2)
+    warp = 0.5 + 0.5 * np.cos(2 * np.pi * (xx + shift[0]) / period)
+    weft = 0.5 + 0.5 * np.cos(2 * np.pi * (yy + shift[1]) / period)
+    over = (np.floor((xx + shift[0]) / period) + np.floor((yy + shift[1]) / period)) % 2  # plain weave
+    threads = np.where(over > 0, warp * (0.6 + 0.4 * weft), weft * (0.6 + 0.4 * warp))
+    fibres = _smooth_noise(rng, size, size // 3) - 0.5
+    light = 0.9 + 0.1 * _smooth_noise(rng, size, 3)
+    value = (0.45 + 0.35 * threads + 0.08 * fibres) * light
+    colour = np.array([0.55, 0.62, 0.78]) * rng.uniform(0.95, 1.05)
+    image = value[..., None] * colour + rng.normal(0, 0.01, size=(size, size, 3))
+    return np.clip(image, 0, 1).astype(np.float32), np.ones((size, size), dtype=bool)
+
+
+def _washer(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a brushed metal ring with a stamped notch on a dark table; return ``(image, ring_mask)``."""
+    yy, xx = _grid(size)
+    cy, cx = size / 2 + rng.uniform(-0.02, 0.02, size=2) * size
+    dy, dx = yy - cy, xx - cx
+    radius = np.hypot(dy, dx)
+    angle = np.arctan2(dy, dx)
+    outer, inner = 0.36 * size, 0.17 * size
+    ring = (radius < outer) & (radius > inner)
+    notch_at = rng.uniform(-np.pi, np.pi)
+    notch = (np.abs(np.angle(np.exp(1j * (angle - notch_at)))) < 0.08) & (radius > outer - 0.05 * size)
+    ring &= ~notch
+    across = (radius - inner) / (outer - inner)  # 0 at the hole, 1 at the rim
+    bevel = 0.55 + 0.35 * np.sin(np.pi * across)  # rounded profile
+    highlight = 0.25 * np.clip(np.cos(angle - rng.uniform(-3.0, -2.4)), 0, 1) ** 4
+    brushed = 0.06 * (_smooth_noise(rng, size, size // 2) - 0.5)
+    metal = np.clip(bevel + highlight + brushed, 0, 1)
+    table = 0.12 + 0.05 * _smooth_noise(rng, size, 4)
+    shadow = np.clip((radius - outer) / (0.05 * size), 0, 1) * 0.4 + 0.6
+    background = (table * np.where(radius > outer, shadow, 1.0))[..., None] * np.array([0.9, 0.85, 0.8])
+    steel = metal[..., None] * np.array([0.82, 0.84, 0.88])
+    image = np.where(ring[..., None], steel, background) + rng.normal(0, 0.008, size=(size, size, 3))
+    return np.clip(image, 0, 1).astype(np.float32), ring
+
+
+def _stroke(size: int, points: np.ndarray, width: float) -> np.ndarray:
+    """Anti-aliased coverage in [0, 1] of a polyline of ``points`` (``(N, 2)`` as x, y) drawn ``width`` wide."""
+    yy, xx = _grid(size)
+    distance = np.full((size, size), np.inf, dtype=np.float32)
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        vx, vy = x1 - x0, y1 - y0
+        t = np.clip(((xx - x0) * vx + (yy - y0) * vy) / max(vx * vx + vy * vy, 1e-6), 0, 1)
+        distance = np.minimum(distance, np.hypot(xx - (x0 + t * vx), yy - (y0 + t * vy)))
+    return np.clip(width / 2 + 0.5 - distance, 0, 1)
+
+
+def _place(rng: np.random.Generator, part: np.ndarray, margin: float) -> tuple[float, float]:
+    """Pick a random (x, y) on the part, at least ``margin`` (fraction of the side) from the image border."""
+    size = part.shape[0]
+    lo, hi = int(margin * size), int((1 - margin) * size)
+    ys, xs = np.nonzero(part[lo:hi, lo:hi])
+    pick = rng.integers(len(ys))
+    return float(xs[pick] + lo), float(ys[pick] + lo)
+
+
+def _scratch(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> np.ndarray:
+    size = image.shape[0]
+    x, y = _place(rng, part, 0.25)
+    direction, length, bend = rng.uniform(0, np.pi), rng.uniform(0.15, 0.3) * size, rng.uniform(-0.3, 0.3)
+    t = np.linspace(-0.5, 0.5, 24)[:, None]
+    along = np.array([np.cos(direction), np.sin(direction)])
+    normal = np.array([-along[1], along[0]])
+    points = np.array([x, y]) + length * t * along + bend * length * (t**2 - 0.25) * normal
+    alpha = _stroke(size, points, rng.uniform(1.5, 2.5)) * part
+    bright = rng.random() < 0.5
+    tone = np.array([0.95, 0.95, 0.92]) if bright else np.array([0.1, 0.09, 0.08])
+    image[:] = image * (1 - 0.85 * alpha[..., None]) + 0.85 * alpha[..., None] * tone
+    return alpha > 0.25
+
+
+def _random_walk(rng: np.random.Generator, start: np.ndarray, heading: float, steps: int) -> np.ndarray:
+    """Return a jagged path: ``steps`` segments of 3-6 px whose direction wanders."""
+    path = [start]
+    for _ in range(steps):
+        heading += rng.normal(0, 0.45)
+        path.append(path[-1] + rng.uniform(3, 6) * np.array([np.cos(heading), np.sin(heading)]))
+    return np.array(path)
+
+
+def _crack(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> np.ndarray:
+    size = image.shape[0]
+    heading = rng.uniform(0, 2 * np.pi)
+    trunk = _random_walk(rng, np.array(_place(rng, part, 0.25)), heading, int(rng.integers(10, 16)))
+    alpha = _stroke(size, trunk, 2.2)
+    for _ in range(int(rng.integers(1, 3))):  # side branches
+        fork = trunk[int(rng.integers(2, len(trunk) - 1))]
+        turn = rng.choice([-1, 1]) * rng.uniform(0.6, 1.2)
+        alpha = np.maximum(alpha, _stroke(size, _random_walk(rng, fork, heading + turn, int(rng.integers(4, 8))), 1.4))
+    alpha *= part
+    image[:] = image * (1 - 0.9 * alpha[..., None]) + 0.9 * alpha[..., None] * np.array([0.04, 0.03, 0.03])
+    return alpha > 0.25
+
+
+def _stain(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> np.ndarray:
+    size = image.shape[0]
+    x, y = _place(rng, part, 0.25)
+    yy, xx = _grid(size)
+    radius = rng.uniform(0.05, 0.09) * size
+    wobble = 0.35 * (_smooth_noise(rng, size, 12) - 0.5)
+    inside = 1 - np.hypot((xx - x) / radius, (yy - y) / (radius * rng.uniform(0.6, 1.0))) + wobble
+    alpha = np.clip(inside / 0.25, 0, 1) * rng.uniform(0.6, 0.8) * part
+    tint = np.array([0.45, 0.3, 0.12]) * rng.uniform(0.7, 1.1)  # rust / oil
+    image[:] = image * (1 - alpha[..., None]) + alpha[..., None] * tint * (0.6 + 0.4 * image)
+    return alpha > 0.2
+
+
+def _missing_piece(rng: np.random.Generator, image: np.ndarray, part: np.ndarray, background: np.ndarray) -> np.ndarray:
+    size = image.shape[0]
+    yy, xx = _grid(size)
+    if part.all():  # texture: a torn hole shows the (dark) backing
+        x, y = _place(rng, part, 0.28)
+    else:  # object: a chunk broken off the rim
+        rim = part & ~np.roll(part, 4, axis=0) | part & ~np.roll(part, -4, axis=1)
+        x, y = _place(rng, rim, 0.2)
+    radius = rng.uniform(0.045, 0.07) * size
+    wobble = 0.3 * (_smooth_noise(rng, size, 16) - 0.5)
+    hole = (np.hypot(xx - x, yy - y) / radius - 1 + wobble < 0) & part
+    edge = hole & ~(np.roll(hole, 1, 0) & np.roll(hole, -1, 0) & np.roll(hole, 1, 1) & np.roll(hole, -1, 1))
+    image[hole] = background[hole]
+    image[edge] *= 0.6  # a dark broken edge
+    return hole
+
+
+def _demo_background(category: str, size: int) -> np.ndarray:
+    """Return what a missing piece reveals: the dark backing of the fabric, the table under the washer."""
+    colour = np.array([0.08, 0.07, 0.06]) if category == "fabric" else np.array([0.13, 0.12, 0.11])
+    return np.broadcast_to(colour, (size, size, 3)).astype(np.float32)
+
+
+_DRAWERS = {"scratch": _scratch, "crack": _crack, "stain": _stain}
+_PARTS = {"fabric": _fabric, "washer": _washer}
+
+
+def make_demo_dataset(
+    root: str | Path,
+    categories: tuple[str, ...] = DEMO_CATEGORIES,
+    n_train: int = 60,
+    n_test_good: int = 12,
+    n_test_defective: int = 24,
+    image_size: int = 256,
+    seed: int = 0,
+) -> Path:
+    """Write the demo dataset (a texture and an object category, four defect types) under ``root``.
+
+    Defects are kept away from the outer eighth of the image so that a 256 -> 224 centre crop keeps them.
+
+    Args:
+        root: Dataset root (the ``root`` argument of ``MVTecAD``); one folder per category is written.
+        categories: Any of :data:`DEMO_CATEGORIES` (``"fabric"``: texture, ``"washer"``: object).
+        n_train: Good training images per category.
+        n_test_good: Good test images per category.
+        n_test_defective: Defective test images per category, spread evenly over :data:`DEMO_DEFECTS`.
+        image_size: Side of the square images (at least 64).
+        seed: Random seed; the same seed gives the same files.
+
+    Returns:
+        ``root`` as a ``Path``.
+
+    Raises:
+        ValueError: For an unknown category or an image size below 64.
+
+    Example:
+        >>> import tempfile
+        >>> root = make_demo_dataset(tempfile.mkdtemp(), ("washer",), n_train=1, n_test_good=1, n_test_defective=4, image_size=96)
+        >>> sorted(p.name for p in (root / "washer" / "ground_truth").iterdir())
+        ['crack', 'missing_piece', 'scratch', 'stain']
+
+    """
+    unknown = [category for category in categories if category not in _PARTS]
+    if unknown:
+        msg = f"Unknown demo categories {unknown}: choose from {list(DEMO_CATEGORIES)}."
+        raise ValueError(msg)
+    if image_size < 64:
+        msg = f"image_size must be at least 64 pixels, got {image_size}."
+        raise ValueError(msg)
+    root = Path(root)
+    for category in categories:
+        rng = np.random.default_rng([seed, DEMO_CATEGORIES.index(category)])
+        folder = root / category
+        draw_part = _PARTS[category]
+        for i in range(n_train):
+            _save(draw_part(rng, image_size)[0], folder / "train" / "good" / f"{i:03d}.png")
+        for i in range(n_test_good):
+            _save(draw_part(rng, image_size)[0], folder / "test" / "good" / f"{i:03d}.png")
+        for i in range(n_test_defective):
+            defect = DEMO_DEFECTS[i % len(DEMO_DEFECTS)]
+            image, part = draw_part(rng, image_size)
+            if defect == "missing_piece":
+                mask = _missing_piece(rng, image, part, _demo_background(category, image_size))
+            else:
+                mask = _DRAWERS[defect](rng, image, part)
+            _save(image, folder / "test" / defect / f"{i:03d}.png")
+            _save(mask.astype(np.float32), folder / "ground_truth" / defect / f"{i:03d}_mask.png")
+    return root

