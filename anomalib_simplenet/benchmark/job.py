@@ -8,6 +8,7 @@ category with one seed (anomalib's datamodule, ``Engine`` and metrics), exports 
 import inspect
 import json
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -203,8 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     """Worker entry point: ``python -m anomalib_simplenet.benchmark.job JOB.json RESULT.json``."""
     job_file, result_file = (argv or sys.argv[1:])[:2]
     job = Job.from_dict(json.loads(Path(job_file).read_text()))
-    row = run(job, Path(result_file).parent / f"work-{job.name}")
+    work_dir = Path(result_file).parent / f"work-{job.name}"
+    row = run(job, work_dir)
     Path(result_file).write_text(json.dumps(row, indent=1))
+    shutil.rmtree(work_dir, ignore_errors=True)  # checkpoint and exported model: measured, not kept
 
 
 if __name__ == "__main__":
