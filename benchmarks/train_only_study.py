@@ -3,13 +3,16 @@
 The MVTec test set is never read. A fraction of ``train/good`` is held out; half of it receives
 Perlin-noise defects from anomalib's ``PerlinAnomalyGenerator`` (with exact masks). The adaptor and
 discriminator are trained on the features of the remaining good images, and image/pixel AUROC on
-the held-out set is recorded against epochs, for each noise level asked for.
+the held-out set is recorded against epochs (with training wall time), for each noise level and
+discriminator width asked for.
 
     python benchmarks/train_only_study.py --root ../shared/data/mvtec_ad --category bottle \
         --noise-std 0.015 0.1 0.3 --epochs 160 --eval-every 20
+    python benchmarks/train_only_study.py ... --noise-std 1.0 --discriminator-hidden 1024 256 128
 """
 
 import argparse
+import itertools
 import time
 
 import torch
@@ -35,6 +38,7 @@ def main() -> None:  # noqa: PLR0915
     parser.add_argument("--layers", nargs="+", default=["blocks.2", "blocks.4"])
     parser.add_argument("--backbone-weights", default=None)
     parser.add_argument("--noise-std", type=float, nargs="+", default=[0.015])
+    parser.add_argument("--discriminator-hidden", type=int, nargs="+", default=[1024])
     parser.add_argument("--epochs", type=int, default=160)
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -72,10 +76,12 @@ def main() -> None:  # noqa: PLR0915
         f"held-out train images; feature std {fit_features.std():.3f}"
     )
 
-    print("noise_std,epoch,seconds,image_auroc,pixel_auroc")
-    for noise_std in args.noise_std:
+    print("noise_std,discriminator_hidden,epoch,seconds,image_auroc,pixel_auroc")
+    for noise_std, hidden in itertools.product(args.noise_std, args.discriminator_hidden):
         torch.manual_seed(args.seed)
-        model = SimpleNet(backbone=args.backbone, layers=args.layers, pre_trained=False, noise_std=noise_std)
+        model = SimpleNet(
+            backbone=args.backbone, layers=args.layers, pre_trained=False, noise_std=noise_std, discriminator_hidden=hidden
+        )
         model.model.feature_extractor = template.model.feature_extractor
         optimiser = model.configure_optimizers()
         start = time.perf_counter()
@@ -92,7 +98,10 @@ def main() -> None:  # noqa: PLR0915
                     maps = model.model.anomaly_map_generator(patch, eval_images.shape[-2:])
                 image_auroc = BinaryAUROC()(patch.amax(dim=(1, 2, 3)), eval_labels.int()).item()
                 pixel_auroc = BinaryAUROC()(maps.flatten(), (eval_masks.flatten() > 0.5).int()).item()
-                print(f"{noise_std},{epoch},{time.perf_counter() - start:.1f},{image_auroc:.4f},{pixel_auroc:.4f}", flush=True)
+                print(
+                    f"{noise_std},{hidden},{epoch},{time.perf_counter() - start:.1f},{image_auroc:.4f},{pixel_auroc:.4f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -45,24 +45,30 @@ def torch_throughput(model: torch.nn.Module, images: torch.Tensor, spec: Through
     return results
 
 
-def openvino_throughput(model_xml: Path, images: torch.Tensor, spec: ThroughputSpec) -> tuple[dict[int, float], str]:
+def openvino_throughput(model_xml: Path, images: torch.Tensor, spec: ThroughputSpec) -> tuple[dict[int, float], str, str]:
     """Images/s of an OpenVINO IR on the CPU plugin with its default settings, for each batch size of ``spec``.
 
-    The model is reshaped to each batch size before compiling. Returns the figures and the inference
-    precision the plugin chose (``bf16`` on CPUs that support it, else ``f32``).
+    The model is reshaped to each batch size before compiling. Returns the figures, the inference
+    precision the plugin chose (``bf16`` on CPUs that support it, else ``f32``), and a note naming the
+    batch sizes the exported graph refused (some exports fix the batch size inside the graph); those
+    have no figure.
     """
     import openvino as ov  # noqa: PLC0415  (only needed when OpenVINO throughput is asked for)
 
     core = ov.Core()
-    results, precision = {}, ""
+    results, precision, refused = {}, "", []
     for batch_size in spec.batch_sizes:
         network = core.read_model(model_xml)
-        network.reshape({network.inputs[0].any_name: [batch_size, *images.shape[1:]]})
+        try:
+            network.reshape({network.inputs[0].any_name: [batch_size, *images.shape[1:]]})
+        except RuntimeError as error:
+            refused.append(f"batch {batch_size} refused by the exported graph: {str(error).strip().splitlines()[-1]}")
+            continue
         compiled = core.compile_model(network, "CPU")
-        precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+        precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
         request = compiled.create_infer_request()
         batch = np.ascontiguousarray(images[:batch_size].numpy())
-        results[batch_size] = images_per_second(
-            lambda batch=batch, request=request: request.infer([batch]), batch_size, spec, lambda: None
-        )
-    return results, precision
+        infer = lambda batch=batch, request=request: request.infer([batch])  # noqa: E731
+        results[batch_size] = images_per_second(infer, batch_size, spec, lambda: None)
+    return results, precision, "; ".join(refused)
