@@ -172,6 +172,13 @@ def _stroke(size: int, points: np.ndarray, width: float) -> np.ndarray:
     return np.clip(width / 2 + 0.5 - distance, 0, 1)
 
 
+def _window(size: int) -> np.ndarray:
+    """Return where defects may go: everything but the outer eighth on each side (a 256 -> 224 centre crop keeps it)."""
+    window = np.zeros((size, size), dtype=bool)
+    window[size // 8 : size - size // 8, size // 8 : size - size // 8] = True
+    return window
+
+
 def _place(rng: np.random.Generator, part: np.ndarray, margin: float) -> tuple[float, float]:
     """Pick a random (x, y) on the part, at least ``margin`` (fraction of the side) from the image border."""
     size = part.shape[0]
@@ -189,7 +196,7 @@ def _scratch(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> n
     along = np.array([np.cos(direction), np.sin(direction)])
     normal = np.array([-along[1], along[0]])
     points = np.array([x, y]) + length * t * along + bend * length * (t**2 - 0.25) * normal
-    alpha = _stroke(size, points, rng.uniform(1.5, 2.5)) * part
+    alpha = _stroke(size, points, rng.uniform(1.5, 2.5)) * part * _window(size)
     bright = rng.random() < 0.5
     tone = np.array([0.95, 0.95, 0.92]) if bright else np.array([0.1, 0.09, 0.08])
     image[:] = image * (1 - 0.85 * alpha[..., None]) + 0.85 * alpha[..., None] * tone
@@ -214,7 +221,7 @@ def _crack(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> np.
         fork = trunk[int(rng.integers(2, len(trunk) - 1))]
         turn = rng.choice([-1, 1]) * rng.uniform(0.6, 1.2)
         alpha = np.maximum(alpha, _stroke(size, _random_walk(rng, fork, heading + turn, int(rng.integers(4, 8))), 1.4))
-    alpha *= part
+    alpha *= part * _window(size)
     image[:] = image * (1 - 0.9 * alpha[..., None]) + 0.9 * alpha[..., None] * np.array([0.04, 0.03, 0.03])
     return alpha > 0.25
 
@@ -226,7 +233,7 @@ def _stain(rng: np.random.Generator, image: np.ndarray, part: np.ndarray) -> np.
     radius = rng.uniform(0.05, 0.09) * size
     wobble = 0.35 * (_smooth_noise(rng, size, 12) - 0.5)
     inside = 1 - np.hypot((xx - x) / radius, (yy - y) / (radius * rng.uniform(0.6, 1.0))) + wobble
-    alpha = np.clip(inside / 0.25, 0, 1) * rng.uniform(0.6, 0.8) * part
+    alpha = np.clip(inside / 0.25, 0, 1) * rng.uniform(0.6, 0.8) * part * _window(size)
     tint = np.array([0.45, 0.3, 0.12]) * rng.uniform(0.7, 1.1)  # rust / oil
     image[:] = image * (1 - alpha[..., None]) + alpha[..., None] * tint * (0.6 + 0.4 * image)
     return alpha > 0.2
@@ -242,7 +249,7 @@ def _missing_piece(rng: np.random.Generator, image: np.ndarray, part: np.ndarray
         x, y = _place(rng, rim, 0.2)
     radius = rng.uniform(0.045, 0.07) * size
     wobble = 0.3 * (_smooth_noise(rng, size, 16) - 0.5)
-    hole = (np.hypot(xx - x, yy - y) / radius - 1 + wobble < 0) & part
+    hole = (np.hypot(xx - x, yy - y) / radius - 1 + wobble < 0) & part & _window(size)
     edge = hole & ~(np.roll(hole, 1, 0) & np.roll(hole, -1, 0) & np.roll(hole, 1, 1) & np.roll(hole, -1, 1))
     image[hole] = background[hole]
     image[edge] *= 0.6  # a dark broken edge

@@ -1,6 +1,8 @@
 """The demo's work: data, training, testing, pictures, export. Imported by :func:`anomalib_simplenet.demo.main`."""
 
 import argparse
+import contextlib
+import io
 import shutil
 import time
 from pathlib import Path
@@ -132,7 +134,8 @@ def export_and_check(
     from anomalib_simplenet.predict import predict_openvino  # noqa: PLC0415
 
     _say(f"{step} {name}: exporting to OpenVINO and scoring the test images with the exported model ...")
-    exported = engine.export(model, export_type="openvino", export_root=folder / "export", ckpt_path=checkpoint)
+    with contextlib.redirect_stdout(io.StringIO()):  # torch.onnx narrates each export step
+        exported = engine.export(model, export_type="openvino", export_root=folder / "export", ckpt_path=checkpoint)
     xml = folder / "openvino" / "model.xml"
     xml.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".xml", ".bin"):
