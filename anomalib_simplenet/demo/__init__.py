@@ -212,7 +212,8 @@ def _folder_job(args: argparse.Namespace) -> Job:
 
 def _quiet_libraries() -> None:
     """Keep the console to the demo's own lines and Lightning's progress bars."""
-    for name in ("anomalib", "lightning", "lightning.pytorch", "lightning.fabric", "lightning_utilities", "timm", "nncf"):
+    libraries = ("anomalib", "lightning", "lightning.pytorch", "lightning.fabric", "lightning_utilities", "timm", "nncf")
+    for name in (*libraries, "onnxscript", "torch.onnx"):  # the export narrates an opset fallback that does not matter
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("anomalib_simplenet").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
