@@ -19,7 +19,7 @@ from anomalib_simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_demo_dataset
 from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
 
-from . import BACKBONE, LAYERS, NOISE_STD, Job, _say, prepare_output, write_summary
+from . import BACKBONE, DISCRIMINATOR_HIDDEN, LAYERS, NOISE_STD, Job, _say, prepare_output, write_summary
 
 
 def lite0_weights() -> str:
@@ -51,6 +51,7 @@ def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
         layers=LAYERS,
         backbone_weights=lite0_weights(),
         noise_std=NOISE_STD,
+        discriminator_hidden=DISCRIMINATOR_HIDDEN,
         max_epochs=args.epochs,
         pre_processor=SimpleNet.configure_pre_processor(image_size=(args.image_size, args.image_size)),
         visualizer=ScoredImageVisualizer(output_dir=heatmap_dir),
