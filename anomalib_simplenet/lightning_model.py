@@ -157,7 +157,10 @@ class SimpleNet(AnomalibModule):
         if any(size <= 0 for size in sizes):
             msg = f"Image and crop sizes must be positive, got image_size={image_size}, center_crop_size={center_crop_size}."
             raise ValueError(msg)
-        steps: list[nn.Module] = [Resize(image_size, antialias=True)]
+        # No antialiasing: anomalib's export (and PreProcessor.forward, used by every deployed model) drops it,
+        # since ONNX export does not support it. With it in training and validation, thresholds would be set on
+        # inputs the exported model never sees, and a downscaled image (900 -> 256) would score differently.
+        steps: list[nn.Module] = [Resize(image_size, antialias=False)]
         if center_crop_size is not None:
             if center_crop_size[0] > image_size[0] or center_crop_size[1] > image_size[1]:
                 msg = f"center_crop_size {center_crop_size} is larger than image_size {image_size}."

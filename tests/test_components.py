@@ -198,3 +198,14 @@ class TestSimpleNetModel:
         normal = model.patch_scores(features)
         noisy = model.patch_scores(features + 0.1 * torch.randn_like(features))
         assert normal.mean() < noisy.mean()  # anomaly score higher for off-distribution features
+
+
+@pytest.mark.parametrize("crop", [None, (224, 224)])
+def test_training_and_deployed_pre_processing_are_the_same(crop: tuple[int, int] | None) -> None:
+    """Thresholds are set on what `engine.test` sees; exported models see `PreProcessor.forward`'s input."""
+    from anomalib_simplenet import SimpleNet
+
+    image_size = (256, 256) if crop else None
+    pre_processor = SimpleNet.configure_pre_processor(image_size=image_size, center_crop_size=crop)
+    image = torch.rand(1, 3, 900, 900)  # a full-size MVTec image, downscaled 3.5x
+    assert torch.equal(pre_processor.transform(image), pre_processor(image))
