@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from anomalib import LearningType
 from anomalib.data import Batch
 from anomalib.data.utils import ValSplitMode
@@ -13,12 +14,15 @@ from anomalib.models.components import AnomalibModule
 from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
 from ._anomalib_hook import register
-from .feature_cache import FeatureCache, find_random_transforms
+from .feature_store import FeatureStore, StoredFeatureBatch
+from .schedule import apply_default_schedule, validate_once_at_end
 from .torch_model import AdaptorType, SimpleNetModel, require_positive
 from .visualizer import ScoredImageVisualizer
 
@@ -26,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+RNG_STATE_KEY = "simplenet_rng_state"
 # Arguments that shape the torch model's weights; a checkpoint's values win over the instance's (on_load_checkpoint).
 ARCHITECTURE_ARGUMENTS = (
     "backbone",
@@ -42,13 +47,13 @@ ARCHITECTURE_ARGUMENTS = (
 class SimpleNet(AnomalibModule):
     """SimpleNet (Liu et al., CVPR 2023) for anomalib: train on good images, score defects per pixel.
 
-    Training runs a fixed schedule of ``max_epochs`` and keeps its final state; nothing is selected
-    on validation (= test, for MVTecAD's default split) data. The frozen backbone's output for each
-    training image is computed once and reused in later epochs (``feature_cache_mb``), which gives
-    identical results as long as the training transform is deterministic; a random transform is
-    detected and turns the cache off. ImageNet weights are loaded when training starts (timm
-    download, or ``backbone_weights`` offline); a checkpoint already carries them, so loading one
-    never downloads.
+    Training runs a fixed schedule and keeps its final state; nothing is selected on validation
+    (= test, for MVTecAD's default split) data. The schedule is the trainer's (``max_epochs`` or
+    ``max_steps``) when the user gave one, else SimpleNet's ``max_epochs`` (:mod:`.schedule`). The
+    frozen backbone runs once per training image per fit; later epochs train the adaptor and
+    discriminator on the stored features (:mod:`.feature_store`), with the same result. ImageNet
+    weights are loaded when training starts (timm download, or ``backbone_weights`` offline); a
+    checkpoint already carries them, so loading one never downloads.
 
     Args:
         backbone: timm CNN. Defaults to ``"wide_resnet50_2"`` (paper).
@@ -64,17 +69,18 @@ class SimpleNet(AnomalibModule):
         adaptor_lr: Adam learning rate of the adaptor. Defaults to ``1e-4``.
         discriminator_lr: Adam learning rate of the discriminator. Defaults to ``2e-4``.
         weight_decay: Adam weight decay. Defaults to ``1e-5``.
-        max_epochs: Length of the fixed training schedule. Defaults to ``160`` (paper). Set it here
-            (``--model.max_epochs``): anomalib's Engine lets a model's value override ``--trainer.max_epochs``.
-        feature_cache_mb: Memory budget for reused backbone features; ``0`` turns reuse off.
-            Defaults to ``2048``.
+        max_epochs: SimpleNet's own schedule, used when the trainer sets no ``max_epochs``,
+            ``max_steps`` or ``max_time``. Defaults to ``160`` (paper).
+        feature_store_mb: Memory budget of the feature store in MiB; ``0`` turns it off, ``None``
+            (default) allows half of the memory available when training starts.
+        feature_store_dtype: ``"float32"`` (default, exact) or ``"float16"`` (half the memory).
         pre_processor, post_processor, evaluator, visualizer: As for every anomalib model.
 
     Example:
         >>> from anomalib_simplenet import SimpleNet
         >>> model = SimpleNet(backbone="resnet18", pre_trained=False, max_epochs=2)
-        >>> model.trainer_arguments["max_epochs"]
-        2
+        >>> model.learning_type.value
+        'one_class'
 
     """
 
@@ -94,16 +100,18 @@ class SimpleNet(AnomalibModule):
         discriminator_lr: float = 2e-4,
         weight_decay: float = 1e-5,
         max_epochs: int = 160,
-        feature_cache_mb: float = 2048,
+        feature_store_mb: float | None = None,
+        feature_store_dtype: str = "float32",
         pre_processor: nn.Module | bool = True,
         post_processor: nn.Module | bool = True,
         evaluator: Evaluator | bool = True,
         visualizer: Visualizer | bool = True,
     ) -> None:
         require_positive(adaptor_lr=adaptor_lr, discriminator_lr=discriminator_lr, max_epochs=max_epochs)
-        if weight_decay < 0 or feature_cache_mb < 0:
-            msg = f"weight_decay and feature_cache_mb must be >= 0, got {weight_decay} and {feature_cache_mb}."
+        if not weight_decay >= 0:
+            msg = f"weight_decay must be >= 0, got {weight_decay}."
             raise ValueError(msg)
+        feature_store = FeatureStore(feature_store_mb, feature_store_dtype)
         super().__init__(
             pre_processor=pre_processor,
             post_processor=post_processor,
@@ -129,8 +137,7 @@ class SimpleNet(AnomalibModule):
         self.discriminator_lr = discriminator_lr
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
-        self.feature_cache = FeatureCache(max_bytes=int(feature_cache_mb * 2**20))
-        self._reuse_features = False
+        self.feature_store = feature_store
 
     @classmethod
     def configure_pre_processor(
@@ -246,6 +253,10 @@ class SimpleNet(AnomalibModule):
         self._adopt_architecture(checkpoint.get("hyper_parameters", {}))
         super().on_load_checkpoint(checkpoint)
         self._backbone_ready = True
+        if RNG_STATE_KEY in checkpoint and self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
+            torch.set_rng_state(checkpoint[RNG_STATE_KEY]["torch"])  # resuming: continue the interrupted fit's draws
+            if "cuda" in checkpoint[RNG_STATE_KEY] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(checkpoint[RNG_STATE_KEY]["cuda"])
 
     @staticmethod
     def _raise_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
@@ -271,8 +282,24 @@ class SimpleNet(AnomalibModule):
         self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
         self.hparams.update(wanted)
 
+    @property
+    def trainer(self) -> Trainer:
+        """The Lightning trainer this model is attached to."""
+        return LightningModule.trainer.fget(self)
+
+    @trainer.setter
+    def trainer(self, trainer: Trainer | None) -> None:
+        # Lightning attaches the trainer at the start of fit, before it defaults max_epochs to 1000 (see .schedule).
+        LightningModule.trainer.fset(self, trainer)
+        if trainer is not None:
+            apply_default_schedule(trainer, self.max_epochs)
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Return anomalib's pre/post-processor, evaluator and visualizer callbacks, and the feature store."""
+        return [*super().configure_callbacks(), self.feature_store]
+
     def on_train_start(self) -> None:
-        """Check the training data and decide whether backbone features can be reused."""
+        """Check the training data and validate once, at the end of the schedule."""
         datamodule = getattr(self.trainer, "datamodule", None)
         if self.trainer.num_training_batches == 0:  # dataloaders passed without a datamodule
             self._raise_empty_training_set(datamodule)
@@ -282,30 +309,19 @@ class SimpleNet(AnomalibModule):
                 "but anomalib's post-processor fits its image/pixel thresholds there. For thresholds independent "
                 "of the test set use --data.val_split_mode synthetic (or from_train).",
             )
-        random_transforms = find_random_transforms(
-            [
-                getattr(self.pre_processor, "transform", None),
-                getattr(datamodule, "train_augmentations", None),
-            ]
-        )
-        self._reuse_features = self.feature_cache.max_bytes > 0 and not random_transforms
-        if random_transforms:
-            logger.info("Random training transform(s) %s: backbone features are recomputed every epoch.", random_transforms)
-        elif not self._reuse_features:
-            logger.info("Feature reuse is off (feature_cache_mb=0): backbone features are recomputed every epoch.")
+        validate_once_at_end(self.trainer)
 
-    def training_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
-        """One optimisation step of the adaptor and discriminator on a batch of good images."""
+    def training_step(self, batch: Batch | StoredFeatureBatch, *args, **kwargs) -> STEP_OUTPUT:
+        """One optimisation step of the adaptor and discriminator, on images or on their stored features."""
         del args, kwargs
-        self._reject_anomalous_training_images(batch)
-        if self._reuse_features and batch.image_path is not None:
-            features = self.feature_cache.features(
-                [str(path) for path in batch.image_path], batch.image, self.model.feature_extractor
-            )
+        if isinstance(batch, StoredFeatureBatch):
+            features = batch.features
         else:
+            self._reject_anomalous_training_images(batch)
             features = self.model.feature_extractor(batch.image)
+            self.feature_store.record(batch.image_path, features)
         loss = self.model.compute_loss(features)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch.image))
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(features))
         return loss
 
     @staticmethod
@@ -319,17 +335,11 @@ class SimpleNet(AnomalibModule):
         )
         raise ValueError(msg)
 
-    def on_train_epoch_end(self) -> None:
-        """Report the feature cache's size once it is filled (after the first epoch)."""
-        if self._reuse_features and self.current_epoch == 0:
-            logger.info(self.feature_cache.summary())
-            self.log("feature_cache_mib", self.feature_cache.nbytes / 2**20, on_epoch=True)
-
-    def on_train_end(self) -> None:
-        """Free the cached features; they are not needed after training."""
-        if self._reuse_features:
-            logger.info(self.feature_cache.summary())
-        self.feature_cache.clear()
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save the random-number state, so that a fit resumed from this checkpoint continues as an uninterrupted one."""
+        checkpoint[RNG_STATE_KEY] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            checkpoint[RNG_STATE_KEY]["cuda"] = torch.cuda.get_rng_state_all()
 
     def validation_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Score a validation batch: image scores and anomaly maps."""
@@ -338,10 +348,8 @@ class SimpleNet(AnomalibModule):
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """Fixed schedule of ``max_epochs``, validated once at its end, no sanity validation."""
+        """No sanity validation (an untrained discriminator's scores mean nothing); the schedule is set in :mod:`.schedule`."""
         return {
-            "max_epochs": self.max_epochs,
-            "check_val_every_n_epoch": self.max_epochs,
             "num_sanity_val_steps": 0,
             "gradient_clip_val": 0,
             "devices": 1,

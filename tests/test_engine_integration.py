@@ -1,5 +1,6 @@
-"""The sequence anomalib runs for its own models: fit, then test/train/validate/predict from the
-checkpoint, then export to torch, ONNX and OpenVINO -- on a generated MVTec-layout dataset."""
+"""The sequence anomalib's own model tests run for every model (``tests/integration/model/test_models.py``:
+``get_model(name)``, ``Engine(max_epochs=1)``, fit, then test/train/validate/predict from the checkpoint,
+then export to torch, ONNX and OpenVINO) -- on a generated MVTec-layout dataset."""
 
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from anomalib.data import MVTecAD
 from anomalib.data.utils import read_image
 from anomalib.deploy import OpenVINOInferencer
 from anomalib.engine import Engine
+from anomalib.models import get_model
 
 from anomalib_simplenet import SimpleNet
 
@@ -20,39 +22,36 @@ EXPORT_ATOL = 1e-4
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
-def _small_simplenet(**overrides: object) -> SimpleNet:
-    """A fast SimpleNet: efficientnet_lite0 with random weights, small discriminator."""
-    settings = {
-        "backbone": "efficientnet_lite0",
-        "layers": ("blocks.2", "blocks.4"),
-        "pre_trained": False,
-        "discriminator_hidden": 32,
-        "max_epochs": 2,
-    }
-    return SimpleNet(**{**settings, **overrides})
+MODEL_ARGS = {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4"], "pre_trained": False}
 
 
 def _datamodule(root: Path) -> MVTecAD:
-    return MVTecAD(root=root, category="synthetic", train_batch_size=8, eval_batch_size=8, num_workers=0)
+    return MVTecAD(root=root, category="synthetic", train_batch_size=2, num_workers=0)  # anomalib's test: batch 2
+
+
+def _engine(project_path: Path) -> Engine:
+    """The Engine anomalib's own model tests build for every model: the schedule comes from the trainer."""
+    return Engine(logger=False, default_root_dir=project_path, max_epochs=1, devices=1, max_steps=-1)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[Engine, SimpleNet, Path]:
     torch.manual_seed(0)
-    model = _small_simplenet(discriminator_hidden=64)
-    engine = Engine(default_root_dir=tmp_path_factory.mktemp("results"), logger=False, enable_progress_bar=False)
-    engine.fit(model, datamodule=_datamodule(synthetic_root))
-    ckpt = Path(engine.trainer.checkpoint_callback.best_model_path)
+    project_path = tmp_path_factory.mktemp("project")
+    model = get_model("simplenet", **MODEL_ARGS)
+    engine = _engine(project_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = project_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
     return engine, model, ckpt
 
 
-def test_fit_runs_the_fixed_schedule_and_saves_its_end(trained: tuple[Engine, SimpleNet, Path]) -> None:
+def test_fit_honours_engine_max_epochs_and_saves_its_end(trained: tuple[Engine, SimpleNet, Path]) -> None:
     engine, model, ckpt = trained
-    assert engine.trainer.current_epoch == 2  # max_epochs, not Lightning's 1000
-    assert ckpt.name == "model.ckpt"
+    assert engine.trainer.current_epoch == 1  # Engine(max_epochs=1), not SimpleNet's 160 (its model default)
+    assert model.max_epochs == 160
     assert ckpt.is_file()
     saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-    assert saved["epoch"] == 1  # the last epoch (0-based): nothing was selected
+    assert saved["epoch"] == 0  # the last epoch (0-based): nothing was selected
     assert torch.equal(saved["state_dict"]["model.discriminator.layers.3.weight"], model.model.discriminator.layers[3].weight)
 
 
@@ -76,11 +75,12 @@ def test_predict_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthe
     assert batch.pred_label is not None
 
 
-def test_train_runs_fit_and_test(tmp_path: Path, synthetic_root: Path) -> None:
-    model = _small_simplenet(max_epochs=1)
-    engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
-    results = engine.train(model, datamodule=_datamodule(synthetic_root))
-    assert "image_AUROC" in results[0]
+def test_train_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthetic_root: Path, tmp_path: Path) -> None:
+    """anomalib's test_train: Engine.train resumes from the fitted checkpoint; max_epochs=1 is already reached."""
+    _, _, ckpt = trained
+    model = get_model("simplenet", **MODEL_ARGS)
+    results = _engine(tmp_path).train(model=model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)
+    assert set(results[0]) >= {"image_AUROC", "pixel_AUROC", "pixel_AUPRO"}
 
 
 @pytest.mark.parametrize("export_type", ["torch", "onnx", "openvino"])
@@ -110,28 +110,3 @@ def test_openvino_matches_torch(
         )
         if abs(float(expected.pred_score) - 0.5) > EXPORT_ATOL:  # labels may differ only at a tie with the threshold
             assert bool(exported.pred_label.ravel()[0]) == bool(expected.pred_label.ravel()[0])
-
-
-def test_feature_reuse_gives_the_same_model_with_fewer_backbone_passes(tmp_path: Path, synthetic_root: Path) -> None:
-    """Same seed, same data: reuse on and off train the same weights; reuse runs the backbone once per image."""
-    states, passes = [], []
-    for cache_mb in (64, 0):
-        torch.manual_seed(0)
-        model = _small_simplenet(max_epochs=3, feature_cache_mb=cache_mb)
-        calls = []
-        model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o, calls=calls: calls.append(len(inputs[0])))
-        engine = Engine(
-            default_root_dir=tmp_path / str(cache_mb),
-            logger=False,
-            enable_progress_bar=False,
-            deterministic=True,
-            limit_val_batches=0,
-        )
-        torch.manual_seed(0)
-        engine.fit(model, datamodule=_datamodule(synthetic_root))
-        states.append({k: v.clone() for k, v in model.model.state_dict().items()})
-        passes.append(sum(calls))
-    n_train = 16
-    assert passes == [n_train, 3 * n_train]
-    for name, tensor in states[0].items():
-        torch.testing.assert_close(tensor, states[1][name], rtol=1e-4, atol=1e-5, msg=name)

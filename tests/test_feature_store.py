@@ -1,0 +1,202 @@
+"""Feature store: one backbone pass per training image per fit, the same model as the image loop, safe fallbacks."""
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from anomalib.callbacks import ModelCheckpoint
+from anomalib.data import MVTecAD
+from anomalib.engine import Engine
+from anomalib.pre_processing import PreProcessor
+from lightning.pytorch import Callback
+from torchvision.transforms import v2
+
+from anomalib_simplenet.feature_store import FeatureStore, StoredFeatureBatch, find_random_transforms
+
+N_TRAIN = 16  # training images of the session's synthetic dataset
+
+
+class EpochLosses(Callback):
+    """Records the mean training loss of every epoch and what kind of batches it trained on."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.batch_kinds: list[set[str]] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.batch_kinds.append(set())
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batch_kinds[-1].add(type(batch).__name__)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.losses.append(float(trainer.callback_metrics["train_loss"]))
+
+
+def _datamodule(root: Path, **kwargs: object) -> MVTecAD:
+    return MVTecAD(root=root, category="synthetic", train_batch_size=4, eval_batch_size=8, num_workers=0, **kwargs)
+
+
+def _fit(model, root: Path, workdir: Path, callbacks=(), datamodule=None, **engine_args):
+    torch.manual_seed(0)
+    engine = Engine(default_root_dir=workdir, logger=False, enable_progress_bar=False, callbacks=list(callbacks), **engine_args)
+    engine.fit(model, datamodule=datamodule or _datamodule(root))
+    return engine
+
+
+def _scores(model, root: Path) -> torch.Tensor:
+    datamodule = _datamodule(root)
+    datamodule.setup()
+    batch = next(iter(datamodule.test_dataloader()))
+    with torch.no_grad():
+        return model.model.eval()(model.pre_processor.transform(batch.image)).anomaly_map
+
+
+def test_find_random_transforms_searches_compose_and_treats_unknown_code_as_random() -> None:
+    deterministic = v2.Compose([v2.Resize(256), v2.CenterCrop(224), v2.Normalize([0.5] * 3, [0.5] * 3)])
+    assert find_random_transforms([deterministic, None]) == []
+    augmented = v2.Compose([v2.RandomHorizontalFlip(), v2.Compose([v2.ColorJitter(0.1)])])
+    assert find_random_transforms([deterministic, augmented]) == ["RandomHorizontalFlip", "ColorJitter"]
+    assert find_random_transforms([v2.Lambda(lambda x: x)]) == ["Lambda"]
+
+    class Resize(v2.Resize):  # a user's subclass may do anything: only the exact classes count as deterministic
+        pass
+
+    assert find_random_transforms([Resize(8)]) == ["Resize"]
+
+
+def test_stored_batches_pass_through_anomalib_pre_processing() -> None:
+    """anomalib's pre-processor transforms every training batch; a stored batch must come out untouched."""
+    pre_processor = PreProcessor(transform=v2.Compose([v2.Resize((64, 64)), v2.Normalize([0.5] * 3, [0.5] * 3)]))
+    batch = StoredFeatureBatch(torch.rand(2, 8, 4, 4))
+    features = batch.features
+    pre_processor.on_train_batch_start(None, None, batch, 0)
+    assert batch.features is features
+    assert batch.image is None
+
+
+def test_bad_store_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="feature_store_mb must be >= 0"):
+        FeatureStore(budget_mb=-1)
+    with pytest.raises(ValueError, match="feature_store_dtype must be one of"):
+        FeatureStore(dtype="bfloat8")
+
+
+def test_store_trains_the_same_model_as_the_image_loop_with_one_backbone_pass(
+    tmp_path: Path, synthetic_root: Path, small_simplenet, count_backbone_passes
+) -> None:
+    """Same seed, same data: equal losses in every epoch and equal scores; the backbone sees each image once."""
+    runs = {}
+    for name, budget in (("store", None), ("images", 0)):
+        torch.manual_seed(0)
+        model = small_simplenet(max_epochs=4, feature_store_mb=budget)
+        passes, epochs = count_backbone_passes(model), EpochLosses()
+        _fit(model, synthetic_root, tmp_path / name, callbacks=[epochs], limit_val_batches=0)
+        runs[name] = (model, sum(passes), epochs)
+    (stored, stored_passes, stored_epochs), (imaged, image_passes, image_epochs) = runs["store"], runs["images"]
+    assert stored_passes == N_TRAIN
+    assert image_passes == 4 * N_TRAIN
+    assert stored_epochs.batch_kinds == [{"ImageBatch"}] + [{"StoredFeatureBatch"}] * 3
+    assert image_epochs.batch_kinds == [{"ImageBatch"}] * 4
+    assert stored_epochs.losses == pytest.approx(image_epochs.losses, rel=1e-5)
+    assert len(set(stored_epochs.losses)) == 4  # the losses moved: the comparison is not between constants
+    torch.testing.assert_close(_scores(stored, synthetic_root), _scores(imaged, synthetic_root), rtol=1e-4, atol=1e-5)
+    assert stored.feature_store.features is None  # freed at the end of the fit
+
+
+def test_float16_store_halves_memory_and_trains_nearly_the_same_model(
+    tmp_path: Path, synthetic_root: Path, small_simplenet, caplog
+) -> None:
+    losses = {}
+    for dtype in ("float32", "float16"):
+        torch.manual_seed(0)
+        model = small_simplenet(max_epochs=3, feature_store_dtype=dtype)
+        epochs = EpochLosses()
+        with caplog.at_level("INFO", logger="anomalib_simplenet"):
+            _fit(model, synthetic_root, tmp_path / dtype, callbacks=[epochs], limit_val_batches=0)
+        losses[dtype] = epochs.losses
+    sizes = [float(line.split(" MiB")[0].rsplit(" ", 1)[1]) for line in caplog.messages if line.startswith("Feature store:")]
+    assert sizes[1] == pytest.approx(sizes[0] / 2, abs=0.1)  # MiB, printed to one decimal
+    assert "(float16, cpu)" in caplog.text
+    assert losses["float16"] == pytest.approx(losses["float32"], rel=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("augmentation", r"\['RandomHorizontalFlip'\] attached to the training dataset"),
+        ("pre_processor", r"\['ColorJitter'\] in the model's pre-processor"),
+        ("dataloaders", "passed without a datamodule"),
+        ("budget", r"need \d+ MiB, over the budget of 0 MiB"),
+        ("limit_train_batches", "runs 2 of 4 training batches per epoch"),
+    ],
+)
+def test_store_steps_aside_and_says_why(
+    setting: str, reason: str, tmp_path: Path, synthetic_root: Path, small_simplenet, count_backbone_passes, caplog
+) -> None:
+    model_args, engine_args, datamodule_args = {"max_epochs": 2}, {"limit_val_batches": 0}, {}
+    if setting == "augmentation":
+        datamodule_args["train_augmentations"] = v2.RandomHorizontalFlip()
+    if setting == "pre_processor":
+        transform = v2.Compose([v2.Resize((224, 224)), v2.ColorJitter(0.1)])
+        model_args["pre_processor"] = PreProcessor(transform=transform)
+    if setting == "budget":
+        model_args["feature_store_mb"] = 0.01
+    if setting == "limit_train_batches":
+        engine_args["limit_train_batches"] = 2
+    model = small_simplenet(**model_args)
+    passes = count_backbone_passes(model)
+    datamodule = _datamodule(synthetic_root, **datamodule_args)
+    engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False, **engine_args)
+    with caplog.at_level("INFO", logger="anomalib_simplenet"):
+        if setting == "dataloaders":
+            datamodule.setup()
+            engine.fit(model, train_dataloaders=datamodule.train_dataloader())
+        else:
+            engine.fit(model, datamodule=datamodule)
+    assert any(line.startswith("Feature store off") and re.search(reason, line) for line in caplog.messages), caplog.text
+    images_per_epoch = 8 if setting == "limit_train_batches" else N_TRAIN
+    assert sum(passes) == 2 * images_per_epoch  # every epoch extracted features from images
+
+
+def test_a_fit_that_raised_leaves_nothing_behind(
+    tmp_path: Path, synthetic_root: Path, small_simplenet, count_backbone_passes
+) -> None:
+    class Fail(Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            if trainer.current_epoch == 2:
+                raise RuntimeError("disk full")
+
+    model = small_simplenet(max_epochs=3)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _fit(model, synthetic_root, tmp_path / "failed", callbacks=[Fail()], limit_val_batches=0)
+    assert model.feature_store.features is None
+    assert not model.feature_store.active
+    passes = count_backbone_passes(model)
+    epochs = EpochLosses()
+    _fit(model, synthetic_root, tmp_path / "again", callbacks=[epochs], limit_val_batches=0)
+    assert epochs.batch_kinds[0] == {"ImageBatch"}  # the next fit starts from images, not from stale features
+    assert sum(passes) == N_TRAIN
+
+
+def test_fit_resumed_from_a_mid_schedule_checkpoint_continues_and_matches(
+    tmp_path: Path, synthetic_root: Path, small_simplenet
+) -> None:
+    """Stop after 2 of 4 epochs, resume with ckpt_path: the schedule ends at 4 with the uninterrupted fit's model."""
+    every_epoch = {"every_n_epochs": 1, "save_on_train_epoch_end": True, "save_top_k": -1, "filename": "epoch{epoch}"}
+    every_epoch["auto_insert_metric_name"] = False
+    torch.manual_seed(0)
+    whole = small_simplenet(max_epochs=4)
+    _fit(whole, synthetic_root, tmp_path / "whole", callbacks=[ModelCheckpoint(tmp_path / "ckpt", **every_epoch)])
+
+    torch.manual_seed(0)
+    resumed = small_simplenet(max_epochs=4)
+    epochs = EpochLosses()
+    engine = Engine(default_root_dir=tmp_path / "resumed", logger=False, enable_progress_bar=False, callbacks=[epochs])
+    engine.fit(resumed, datamodule=_datamodule(synthetic_root), ckpt_path=tmp_path / "ckpt" / "epoch1.ckpt")
+    assert engine.trainer.current_epoch == 4
+    assert len(epochs.losses) == 2  # epochs 3 and 4 only
+    assert epochs.batch_kinds == [{"ImageBatch"}, {"StoredFeatureBatch"}]  # the store refills in the resumed fit
+    for name, tensor in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
