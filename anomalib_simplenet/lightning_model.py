@@ -336,7 +336,8 @@ class SimpleNet(AnomalibModule):
         raise ValueError(msg)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save the random-number state, so that a fit resumed from this checkpoint continues as an uninterrupted one."""
+        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
+        super().on_save_checkpoint(checkpoint)
         checkpoint[RNG_STATE_KEY] = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             checkpoint[RNG_STATE_KEY]["cuda"] = torch.cuda.get_rng_state_all()

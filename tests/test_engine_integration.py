@@ -110,3 +110,14 @@ def test_openvino_matches_torch(
         )
         if abs(float(expected.pred_score) - 0.5) > EXPORT_ATOL:  # labels may differ only at a tie with the threshold
             assert bool(exported.pred_label.ravel()[0]) == bool(expected.pred_label.ravel()[0])
+
+
+def test_checkpoint_keeps_the_pre_processing_it_was_trained_with(tmp_path: Path, synthetic_root: Path) -> None:
+    """A non-default pre-processor (no crop, 128 px) comes back from the checkpoint, for predict and export alike."""
+    model = get_model("simplenet", **MODEL_ARGS, pre_processor=SimpleNet.configure_pre_processor(image_size=(128, 128)))
+    engine = _engine(tmp_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = tmp_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
+    restored = SimpleNet.load_from_checkpoint(ckpt)
+    assert str(restored.pre_processor.transform) == str(model.pre_processor.transform)
+    assert "CenterCrop" not in str(restored.pre_processor.transform)

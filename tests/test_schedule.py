@@ -70,7 +70,7 @@ def test_max_steps_is_honoured(tmp_path: Path, synthetic_root: Path, small_simpl
 def test_model_schedule_applies_when_the_trainer_sets_none(tmp_path: Path, synthetic_root: Path, small_simplenet, caplog) -> None:
     """A bare Engine (as `anomalib train` without --trainer.max_epochs): SimpleNet's max_epochs, not Lightning's 1000."""
     engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO"), caplog.at_level("INFO", logger="anomalib_simplenet"):
         engine.fit(small_simplenet(max_epochs=2), datamodule=_datamodule(synthetic_root))
     assert engine.trainer.current_epoch == 2
     assert "SimpleNet trains for its own schedule of 2 epochs" in caplog.text
