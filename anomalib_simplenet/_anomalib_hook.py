@@ -1,19 +1,28 @@
-"""Make ``SimpleNet`` part of stock anomalib as soon as ``anomalib.models`` is imported.
+"""Registration: make ``SimpleNet`` part of stock anomalib as soon as ``anomalib.models`` is imported.
 
-anomalib finds models only among what is already imported: ``anomalib train --model NAME`` and
-``get_model("name")`` search the imported subclasses of ``AnomalibModule``, and
-``get_model({"class_path": "Name"})`` and the benchmark pipeline look up ``anomalib.models.Name``.
-It has no plugin discovery. So this module installs a small import hook (standard library only,
-nothing else is imported) that, right after ``anomalib.models`` has finished executing, imports
-:class:`anomalib_simplenet.SimpleNet` and sets ``anomalib.models.SimpleNet``.
+anomalib finds models only among what is already imported: ``anomalib train --model NAME``,
+``get_model("name")`` and ``list_models()`` search the imported subclasses of ``AnomalibModule``, and
+``get_model({"class_path": "Name"})`` and the benchmark pipeline look up ``anomalib.models.Name``. It
+has no plugin discovery. So this module (standard library only) installs an import hook that runs a
+function right after certain modules have finished executing:
 
-The same hook mends one gap of anomalib 2.7's benchmark pipeline that SimpleNet would otherwise
-hit: ``BenchmarkJob.collect`` assumes every job reports the same metrics, and fails with a
-``KeyError`` when models with different evaluators share a grid (SimpleNet adds PRO, PaDiM does
-not). After the fix a metric a model does not report is an empty cell in the results table.
+* after ``anomalib.models``: registration is due;
+* after any module of this package: registration runs when it is due and none of this package's
+  modules is still executing. (``import anomalib_simplenet.torch_model`` imports ``anomalib.models``
+  halfway through itself; ``SimpleNet`` can only be imported once ``torch_model`` is complete.)
 
-The installed ``anomalib_simplenet.pth`` imports this package at interpreter start-up; programs
-that never import anomalib pay only for this file.
+Registering imports :class:`anomalib_simplenet.SimpleNet`, which makes it a subclass anomalib sees, and
+sets ``anomalib.models.SimpleNet``. No module of the package imports this one back, so there is no import
+circle; :func:`install` and :func:`register` may run any number of times.
+
+The hook also mends one gap of anomalib 2.7's benchmark pipeline that SimpleNet would otherwise hit:
+``BenchmarkJob.collect`` assumes every job reports the same metrics and fails with a ``KeyError``
+when models with different evaluators share a grid (SimpleNet adds PRO, PaDiM does not). After the fix
+a metric a model does not report is an empty cell of the results table.
+
+Installed Python runs :func:`install` at start-up: through ``anomalib_simplenet.pth`` (an ``import``
+line) and, from Python 3.15 on, through ``anomalib_simplenet.start`` (PEP 829 entry point), which stays
+when ``.pth`` import lines stop being executed (Python 3.18).
 """
 
 import importlib.abc
@@ -22,69 +31,71 @@ import logging
 import sys
 from types import ModuleType
 
+PACKAGE = "anomalib_simplenet"
 MODELS = "anomalib.models"
 BENCHMARK_JOB = "anomalib.pipelines.benchmark.job"
 logger = logging.getLogger(__name__)
 
 
-def register(models_module: ModuleType) -> None:
-    """Attach :class:`~anomalib_simplenet.SimpleNet` to an imported ``anomalib.models``.
+class _State:
+    """What the hook knows: whether registration is due, and which of the package's modules are executing."""
 
-    When one of our own modules triggered the import of ``anomalib.models`` (``import
-    anomalib_simplenet.torch_model`` imports anomalib's components), it is still half-initialised here
-    and ``SimpleNet`` cannot be imported yet. Then ``anomalib.models.SimpleNet`` is attached on first
-    access instead (PEP 562 module ``__getattr__``), and ``lightning_model`` attaches it itself when it
-    finishes importing.
+    registration_due = False
+    executing: set[str] = set()  # noqa: RUF012  (one shared set, on purpose)
+
+
+def register() -> None:
+    """Attach :class:`~anomalib_simplenet.SimpleNet` to ``anomalib.models`` now, if anomalib is imported.
+
+    Example:
+        >>> import anomalib.models
+        >>> register()
+        >>> anomalib.models.SimpleNet.__name__
+        'SimpleNet'
+
     """
-    if _mid_import("anomalib_simplenet.torch_model", "SimpleNetModel") or _mid_import(
-        "anomalib_simplenet.lightning_model", "SimpleNet"
-    ):
-        _register_on_first_access(models_module)
+    models = sys.modules.get(MODELS)
+    if models is None:
         return
-    from anomalib_simplenet.lightning_model import SimpleNet  # noqa: PLC0415
+    from anomalib_simplenet.lightning_model import SimpleNet  # noqa: PLC0415  (the import that registers the class)
 
-    models_module.SimpleNet = SimpleNet  # type: ignore[attr-defined]
-    exported = getattr(models_module, "__all__", None)
+    models.SimpleNet = SimpleNet  # type: ignore[attr-defined]
+    exported = getattr(models, "__all__", None)
     if isinstance(exported, list) and "SimpleNet" not in exported:
         exported.append("SimpleNet")
+    _State.registration_due = False
 
 
-def _mid_import(module_name: str, defined_last: str) -> bool:
-    """Tell whether ``module_name`` is still executing (in ``sys.modules``, ``defined_last`` not yet set)."""
-    module = sys.modules.get(module_name)
-    return module is not None and not hasattr(module, defined_last)
+def _register_when_ready() -> None:
+    if _State.registration_due and not _State.executing:
+        register()
 
 
-def _register_on_first_access(models_module: ModuleType) -> None:
-    fallback = models_module.__dict__.get("__getattr__")
-
-    def __getattr__(name: str) -> object:  # noqa: N807  (PEP 562 hook)
-        if name == "SimpleNet":
-            register(models_module)
-            return models_module.__dict__["SimpleNet"]
-        if fallback is not None:
-            return fallback(name)
-        msg = f"module {models_module.__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-
-    models_module.__getattr__ = __getattr__  # type: ignore[attr-defined]
+def _models_imported(models: ModuleType) -> None:
+    del models
+    _State.registration_due = True
+    _register_when_ready()
 
 
 def allow_mixed_metrics(job_module: ModuleType) -> None:
-    """Let anomalib's benchmark collect results whose metric sets differ (missing ones become NaN)."""
+    """Let anomalib's benchmark collect results whose metric sets differ (missing ones become NaN); once only."""
+    job_class = job_module.BenchmarkJob
+    if getattr(job_class.collect, "allows_mixed_metrics", False):
+        return
     import pandas as pd  # noqa: PLC0415  (anomalib's benchmark already depends on it)
 
     def collect(results: list[dict]) -> pd.DataFrame:
         return pd.DataFrame.from_records(results)
 
-    job_module.BenchmarkJob.collect = staticmethod(collect)
+    collect.allows_mixed_metrics = True  # type: ignore[attr-defined]
+    job_class.collect = staticmethod(collect)
 
 
-AFTER_IMPORT = {MODELS: register, BENCHMARK_JOB: allow_mixed_metrics}
+AFTER_IMPORT = {MODELS: _models_imported, BENCHMARK_JOB: allow_mixed_metrics}
 
 
 class _PostImportLoader(importlib.abc.Loader):
-    """Wraps a module's own loader and runs its entry of ``AFTER_IMPORT`` once the module has run."""
+    """Wraps a module's own loader; runs the module's ``AFTER_IMPORT`` entry, or registration, once it has run."""
 
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
@@ -93,21 +104,28 @@ class _PostImportLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
-        self._loader.exec_module(module)
+        name = module.__name__
+        own = name.startswith(PACKAGE + ".")
+        if own:
+            _State.executing.add(name)
         try:
-            AFTER_IMPORT[module.__name__](module)
+            self._loader.exec_module(module)
+        finally:
+            _State.executing.discard(name)
+        try:
+            AFTER_IMPORT[name](module) if name in AFTER_IMPORT else _register_when_ready()
         except Exception:  # a broken plugin must not break anomalib itself
-            logger.exception("anomalib_simplenet: could not extend %s", module.__name__)
+            logger.exception("anomalib_simplenet: could not register SimpleNet with anomalib (after importing %s)", name)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._loader, name)
 
 
 class _PostImportFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules of ``AFTER_IMPORT`` through the other finders and swaps in the wrapping loader."""
+    """Finds anomalib's hooked modules and this package's modules through the other finders; wraps their loaders."""
 
     def find_spec(self, fullname: str, path: object, target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in AFTER_IMPORT:
+        if fullname not in AFTER_IMPORT and not fullname.startswith(PACKAGE + "."):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -120,9 +138,16 @@ class _PostImportFinder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Install the hook once; extend at once the target modules that are already imported."""
+    """Install the hook once; extend at once the target modules that are already imported.
+
+    Example:
+        >>> install(); install()
+        >>> sum(isinstance(finder, _PostImportFinder) for finder in sys.meta_path)
+        1
+
+    """
+    if not any(isinstance(finder, _PostImportFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder())
     for name, extend in AFTER_IMPORT.items():
         if name in sys.modules:
             extend(sys.modules[name])
-    if not any(isinstance(finder, _PostImportFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PostImportFinder())
