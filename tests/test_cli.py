@@ -1,6 +1,7 @@
 """The user commands, run as subprocesses exactly as typed: `anomalib train/export/benchmark`, and
 every shipped config accepted by `anomalib train --config`."""
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -11,10 +12,15 @@ import pytest
 import yaml
 from anomalib.cli import AnomalibCLI
 
+from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+
+
+def inspect_defaults(cls: type) -> dict:
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if p.default is not p.empty}
 
 
 def _anomalib(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -107,7 +113,9 @@ def test_config_is_accepted_by_anomalib_train(config: Path, synthetic_root: Path
         run=False,
     )  # fmt: skip
     settings = yaml.safe_load(config.read_text())["model"]["init_args"]
+    expected = {**inspect_defaults(SimpleNet), **settings}  # what the config leaves out is SimpleNet's default
     assert type(cli.model).__name__ == "SimpleNet"
-    assert cli.model.max_epochs == settings["max_epochs"]
-    assert cli.model.model.feature_extractor.backbone_name == settings["backbone"]
-    assert cli.model.model.anomalous_feature_generator.noise_std == settings["noise_std"]
+    assert cli.model.max_epochs == expected["max_epochs"]
+    assert cli.model.model.feature_extractor.backbone_name == expected["backbone"]
+    generator = cli.model.model.anomalous_feature_generator
+    assert (generator.noise_std, generator.noise_scale) == (expected["noise_std"], expected["noise_scale"])

@@ -72,7 +72,7 @@ class TestAnomalousFeatureGenerator:
     def test_noise_is_zero_mean_with_requested_std(self) -> None:
         torch.manual_seed(0)
         features = torch.rand(20_000, 64)
-        noise = AnomalousFeatureGenerator(noise_std=0.015)(features) - features
+        noise = AnomalousFeatureGenerator(noise_std=0.015, noise_scale="absolute")(features) - features
         assert noise.mean().abs() < 1e-4
         assert noise.std().item() == pytest.approx(0.015, rel=0.01)
         per_channel = noise.std(dim=0)  # i.i.d. per channel

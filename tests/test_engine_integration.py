@@ -47,8 +47,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> t
 
 def test_fit_honours_engine_max_epochs_and_saves_its_end(trained: tuple[Engine, SimpleNet, Path]) -> None:
     engine, model, ckpt = trained
-    assert engine.trainer.current_epoch == 1  # Engine(max_epochs=1), not SimpleNet's 160 (its model default)
-    assert model.max_epochs == 160
+    assert engine.trainer.current_epoch == 1  # Engine(max_epochs=1), not SimpleNet's 20 (its model default)
+    assert model.max_epochs == 20
     assert ckpt.is_file()
     saved = torch.load(ckpt, map_location="cpu", weights_only=False)
     assert saved["epoch"] == 0  # the last epoch (0-based): nothing was selected
