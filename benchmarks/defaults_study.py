@@ -72,7 +72,7 @@ def experiments(base: Setting, sigmas: tuple[float, ...] = SIGMAS) -> dict[str, 
         "patch": [replace(base, patch_size=p) for p in (1, 3, 5)],
         "layers": [
             replace(base, layers=layers)
-            for layers in (("blocks.2", "blocks.4"), ("blocks.2", "blocks.3", "blocks.4"), ("blocks.1", "blocks.2", "blocks.4"))
+            for layers in (("blocks.2", "blocks.4"), ("blocks.1", "blocks.2", "blocks.4"), ("blocks.2", "blocks.4", "blocks.6"))
         ],
     }
 

@@ -27,7 +27,7 @@ def benchmark_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory
     config = {
         "name": "tiny",
         "models": [
-            {"name": "SimpleNet", "init_args": {"noise_std": 1.0, "max_epochs": 2}},
+            {"name": "SimpleNet", "init_args": {"max_epochs": 2}},
             {"name": "Padim", "init_args": {"n_features": 50}},
         ],
         "data": {

