@@ -274,6 +274,12 @@ class FeatureStore(Callback):
         self._filled = torch.zeros(count, dtype=torch.bool)
         return True
 
+    def complete_features(self) -> torch.Tensor | None:
+        """Return the features of every training image ``(N, C, H, W)`` once all are stored, else ``None``."""
+        if not self.active or self.features is None or not bool(self._filled.all()):
+            return None
+        return self.features
+
     def end_epoch(self) -> None:
         """After the first epoch: swap the image loader for the store's loader (once every image is stored)."""
         if not self.active or self.serving:

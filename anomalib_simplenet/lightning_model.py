@@ -1,5 +1,6 @@
 """SimpleNet as an anomalib model: training, evaluation and export wiring around :class:`SimpleNetModel`."""
 
+import itertools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,6 @@ from anomalib.data import Batch
 from anomalib.data.utils import ValSplitMode
 from anomalib.metrics import AUPRO, AUROC, Evaluator, F1Score
 from anomalib.models.components import AnomalibModule
-from anomalib.post_processing import PostProcessor
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -22,6 +22,7 @@ from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
 from .data_checks import check_checkpoint_file, check_finite, check_masks_match_images, check_training_images
 from .feature_store import FeatureStore, StoredFeatureBatch
+from .image_score import ImagePooling
 from .schedule import apply_default_schedule, validate_once_at_end
 from .torch_model import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, SimpleNetModel, require_positive
 from .visualizer import ScoredImageVisualizer
@@ -31,9 +32,10 @@ logger = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 RNG_STATE_KEY = "simplenet_rng_state"
-LEARNING_CHECK_EPOCHS = 3  # epochs after which a loss still at its no-separation floor is reported
-# Arguments that shape the torch model's weights; a checkpoint's values win over the instance's (on_load_checkpoint).
-ARCHITECTURE_ARGUMENTS = (
+# A loss still at its no-separation floor after this many optimiser steps (or at the end of a shorter fit) is reported.
+LEARNING_CHECK_STEPS = 100
+# Arguments of the torch model that a checkpoint records; its values win over the instance's (on_load_checkpoint).
+TORCH_MODEL_ARGUMENTS = (
     "backbone",
     "layers",
     "patch_size",
@@ -44,6 +46,8 @@ ARCHITECTURE_ARGUMENTS = (
     "discriminator_hidden",
     "normal_threshold",
     "anomalous_threshold",
+    "blur_sigma",
+    "image_score",
 )
 
 
@@ -72,6 +76,10 @@ class SimpleNet(AnomalibModule):
         discriminator_hidden: Discriminator hidden width. Defaults to ``1024``.
         normal_threshold: ``th+`` of the truncated L1 loss. Defaults to ``0.5``.
         anomalous_threshold: ``th-`` of the truncated L1 loss. Defaults to ``-0.5``.
+        blur_sigma: Standard deviation, in pixels, of the Gaussian blur of the anomaly map. Defaults to ``4.0`` (Sec. 3.6).
+        image_score: ``"standardised_max"`` (default): each location's patch score measured against its own scores
+            on the training images, then the maximum (:mod:`.image_score`; chosen on training data of bottle and
+            macaroni1, see the README); ``"max"``: the paper's maximum of the raw patch scores (eq. 11).
         adaptor_lr: Adam learning rate of the adaptor. Defaults to ``1e-4``.
         discriminator_lr: Adam learning rate of the discriminator. Defaults to ``2e-4``.
         weight_decay: Adam weight decay. Defaults to ``1e-5``.
@@ -105,6 +113,8 @@ class SimpleNet(AnomalibModule):
         discriminator_hidden: int = 1024,
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
+        blur_sigma: float = 4.0,
+        image_score: ImagePooling = "standardised_max",
         adaptor_lr: float = 1e-4,
         discriminator_lr: float = 2e-4,
         weight_decay: float = 1e-5,
@@ -140,6 +150,8 @@ class SimpleNet(AnomalibModule):
             discriminator_hidden=discriminator_hidden,
             normal_threshold=normal_threshold,
             anomalous_threshold=anomalous_threshold,
+            blur_sigma=blur_sigma,
+            image_score=image_score,
         )
         self.pre_trained = pre_trained
         self.backbone_weights = backbone_weights
@@ -149,6 +161,8 @@ class SimpleNet(AnomalibModule):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.feature_store = feature_store
+        self._image_score_stale = False  # the head changed since the image score's statistics were fitted
+        self._learning_checked = False
 
     @classmethod
     def configure_pre_processor(
@@ -207,11 +221,6 @@ class SimpleNet(AnomalibModule):
     def configure_visualizer() -> ScoredImageVisualizer:
         """Heat-map pictures drawn on the image as the model saw it, captioned with the score, plus ``predictions.csv``."""
         return ScoredImageVisualizer()
-
-    @staticmethod
-    def configure_post_processor() -> PostProcessor:
-        """Anomalib's default post-processor (score normalisation and adaptive thresholds)."""
-        return PostProcessor()
 
     def configure_optimizers(self) -> optim.Optimizer:
         """Adam with the paper's rates: adaptor 1e-4, discriminator 2e-4, weight decay 1e-5."""
@@ -292,7 +301,7 @@ class SimpleNet(AnomalibModule):
 
     def _adopt_architecture(self, saved: dict[str, Any]) -> None:
         """Rebuild ``self.model`` if the checkpoint's architecture arguments differ from this instance's."""
-        current = {name: self.hparams.get(name) for name in ARCHITECTURE_ARGUMENTS}
+        current = {name: self.hparams.get(name) for name in TORCH_MODEL_ARGUMENTS}
         wanted = {name: saved.get(name, value) for name, value in current.items()}
         normalise = lambda values: {k: list(v) if isinstance(v, list | tuple) else v for k, v in values.items()}  # noqa: E731
         if normalise(wanted) == normalise(current):
@@ -318,8 +327,7 @@ class SimpleNet(AnomalibModule):
         """Return anomalib's pre/post-processor, evaluator and visualizer callbacks, and the feature store."""
         return [*super().configure_callbacks(), self.feature_store]
 
-    def on_train_start(self) -> None:
-        """Check the training data and validate once, at the end of the schedule."""
+    def _check_training_data(self) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
         if self.trainer.num_training_batches == 0:  # dataloaders passed without a datamodule
             self._raise_empty_training_set(datamodule)
@@ -329,7 +337,6 @@ class SimpleNet(AnomalibModule):
                 "but anomalib's post-processor fits its image/pixel thresholds there. For thresholds independent "
                 "of the test set use --data.val_split_mode synthetic (or from_train).",
             )
-        validate_once_at_end(self.trainer)
 
     def training_step(self, batch: Batch | StoredFeatureBatch, *args, **kwargs) -> STEP_OUTPUT:
         """One optimisation step of the adaptor and discriminator, on images or on their stored features."""
@@ -341,6 +348,7 @@ class SimpleNet(AnomalibModule):
             features = self.model.feature_extractor(batch.image)
             self.feature_store.record(batch.image_path, features)
         loss = self.model.compute_loss(features)
+        self._image_score_stale = True
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(features))
         return loss
 
@@ -355,10 +363,63 @@ class SimpleNet(AnomalibModule):
         )
         raise ValueError(msg)
 
+    def on_train_start(self) -> None:
+        """Check the training data, validate once at the end of the schedule; the learning check is due again."""
+        self._check_training_data()
+        validate_once_at_end(self.trainer)
+        self._learning_checked = False
+
     def on_train_epoch_end(self) -> None:
-        """After the third epoch, warn if the loss shows that the discriminator learns nothing."""
+        """Report a discriminator that learns nothing (once, after 100 steps); after the last epoch, fit the image score."""
+        last_epoch = self._last_epoch_ends()
+        if not self._learning_checked and (self.trainer.global_step >= LEARNING_CHECK_STEPS or last_epoch):
+            self._learning_checked = True
+            self._report_if_not_learning()
+        if last_epoch:
+            self._fit_image_score()
+
+    def on_validation_start(self) -> None:
+        """Before validating during a fit, fit the image score's statistics to the head as it is now."""
+        if self.trainer.state.fn == TrainerFn.FITTING:
+            self._fit_image_score()
+
+    def on_train_end(self) -> None:
+        """Fit the image score if a fit ended where no epoch end saw it coming."""
+        self._fit_image_score()
+
+    def _last_epoch_ends(self) -> bool:
+        trainer = self.trainer
+        max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+        return (
+            trainer.should_stop
+            or (max_epochs is not None and 0 <= max_epochs <= self.current_epoch + 1)
+            or (max_steps is not None and 0 < max_steps <= trainer.global_step)
+        )
+
+    @torch.no_grad()
+    def _fit_image_score(self) -> None:
+        """Fit the per-location statistics of ``image_score='standardised_max'`` on the training images' patch scores."""
+        if not (self._image_score_stale and self.model.image_score.needs_statistics):
+            return
+        was_training = self.model.training
+        self.model.eval()
+        stored = self.feature_store.complete_features()
+        if stored is not None:  # every training image's features are in memory: no image is read
+            batches = (features.to(self.device, torch.float32) for features in stored.split(32))
+        else:
+            transform = getattr(self.pre_processor, "transform", None) or nn.Identity()
+            batches = (  # the batches the trainer trains on (limit_train_batches included)
+                self.model.feature_extractor(transform(batch.image.to(self.device)))
+                for batch in itertools.islice(self.trainer.train_dataloader, self.trainer.num_training_batches)
+            )
+        scores = torch.cat([self.model.patch_scores(features) for features in batches])
+        self.model.image_score.fit(scores)
+        self._image_score_stale = False
+        self.model.train(was_training)
+
+    def _report_if_not_learning(self) -> None:
         loss = self.trainer.callback_metrics.get("train_loss")
-        if self.current_epoch + 1 != LEARNING_CHECK_EPOCHS or loss is None or not self.model.loss.cannot_separate(float(loss)):
+        if loss is None or not self.model.loss.cannot_separate(float(loss)):
             return
         generator = self.model.anomalous_feature_generator
         if generator.noise_scale == "absolute":
@@ -370,10 +431,11 @@ class SimpleNet(AnomalibModule):
         else:
             advice = f"raise noise_std (now {generator.noise_std} of each channel's std)"
         logger.warning(
-            "SimpleNet's training loss is still %.3f after %d epochs: the discriminator cannot tell the noisy "
+            "SimpleNet's training loss is still %.3f after %d steps (%d epochs): the discriminator cannot tell the noisy "
             "(anomalous) features from the normal ones, so the model will not find defects. To fix: %s.",
             float(loss),
-            LEARNING_CHECK_EPOCHS,
+            self.trainer.global_step,
+            self.current_epoch + 1,
             advice,
         )
 

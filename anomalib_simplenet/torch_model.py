@@ -28,6 +28,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from .anomaly_map import AnomalyMapGenerator
 from .backbone_weights import load_backbone_weights
+from .image_score import ImagePooling, ImageScore
 from .loss import TruncatedL1Loss
 
 logger = logging.getLogger(__name__)
@@ -290,6 +291,8 @@ class SimpleNetModel(nn.Module):
         normal_threshold: ``th+`` of the loss. Defaults to ``0.5``.
         anomalous_threshold: ``th-`` of the loss. Defaults to ``-0.5``.
         blur_sigma: Anomaly-map blur sigma. Defaults to ``4.0``.
+        image_score: How the image score is pooled from the patch scores: ``"standardised_max"`` (default) or
+            ``"max"`` (paper); see :mod:`anomalib_simplenet.image_score`.
 
     Example:
         >>> import torch
@@ -318,6 +321,7 @@ class SimpleNetModel(nn.Module):
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
         blur_sigma: float = 4.0,
+        image_score: ImagePooling = "standardised_max",
     ) -> None:
         super().__init__()
         self.feature_extractor = FeatureExtractor(backbone, layers, pre_trained, backbone_weights, patch_size)
@@ -327,6 +331,7 @@ class SimpleNetModel(nn.Module):
         self.discriminator = Discriminator(channels, discriminator_hidden)
         self.loss = TruncatedL1Loss(normal_threshold, anomalous_threshold)
         self.anomaly_map_generator = AnomalyMapGenerator(blur_sigma)
+        self.image_score = ImageScore(image_score)
 
     def compute_loss(self, features: torch.Tensor) -> torch.Tensor:
         """Training objective for a batch of extractor outputs ``(B, C, H0, W0)`` (eqs. 5-8)."""
@@ -355,6 +360,6 @@ class SimpleNetModel(nn.Module):
             )
             raise ValueError(msg)
         patch_scores = self.patch_scores(self.feature_extractor(images))
-        pred_score = torch.amax(patch_scores, dim=(1, 2, 3))  # eq. 11, on the unsmoothed map
+        pred_score = self.image_score(patch_scores)  # eq. 11, on the unsmoothed map
         anomaly_map = self.anomaly_map_generator(patch_scores, images.shape[-2:])  # eq. 10 + Sec. 3.6
         return InferenceBatch(pred_score=pred_score, anomaly_map=anomaly_map)

@@ -71,7 +71,7 @@ def test_predict_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthe
     predictions = engine.predict(model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)
     batch = predictions[0]
     assert batch.pred_score.shape == (8,)
-    assert batch.anomaly_map.shape[-2:] == (224, 224)
+    assert batch.anomaly_map.shape[-2:] == (256, 256)  # the whole image, resized
     assert batch.pred_label is not None
 
 
