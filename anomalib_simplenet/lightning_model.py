@@ -20,11 +20,12 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
+from .components import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
 from .data_checks import check_checkpoint_file, check_finite, check_masks_match_images, check_training_images
 from .feature_store import FeatureStore, StoredFeatureBatch
 from .image_score import ImagePooling
 from .schedule import apply_default_schedule, validate_once_at_end
-from .torch_model import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, SimpleNetModel, require_positive
+from .torch_model import SimpleNetModel
 from .visualizer import ScoredImageVisualizer
 
 logger = logging.getLogger(__name__)

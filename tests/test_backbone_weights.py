@@ -5,7 +5,7 @@ import timm
 import torch
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights, read_state_dict
-from anomalib_simplenet.torch_model import FeatureExtractor
+from anomalib_simplenet.components import FeatureExtractor
 
 
 def test_lite0_package_weights_reproduce_the_imagenet_classifier(lite0_weights: str) -> None:

@@ -5,14 +5,9 @@ import torch
 from torch import nn
 
 from anomalib_simplenet.anomaly_map import AnomalyMapGenerator
+from anomalib_simplenet.components import AnomalousFeatureGenerator, Discriminator, FeatureAdaptor, FeatureExtractor
 from anomalib_simplenet.loss import TruncatedL1Loss
-from anomalib_simplenet.torch_model import (
-    AnomalousFeatureGenerator,
-    Discriminator,
-    FeatureAdaptor,
-    FeatureExtractor,
-    SimpleNetModel,
-)
+from anomalib_simplenet.torch_model import SimpleNetModel
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from anomalib.data import MVTecAD
 from anomalib.engine import Engine
 
 from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.components import AnomalousFeatureGenerator, FeatureAdaptor
 from anomalib_simplenet.loss import TruncatedL1Loss
-from anomalib_simplenet.torch_model import AnomalousFeatureGenerator, FeatureAdaptor
 
 
 @pytest.mark.parametrize("feature_scale", [0.05, 1.0, 6.5, 100.0])
