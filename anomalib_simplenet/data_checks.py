@@ -6,16 +6,24 @@
 * :func:`check_masks_match_images` -- a ground-truth mask of another size than its image would be stretched
   onto it by the resize, and the pixel metrics computed against a misplaced defect.
 * :func:`check_finite` -- images with NaN or Inf values give NaN scores; they are refused by name.
-* :func:`check_checkpoint_file` -- a truncated or damaged checkpoint file is named as such, instead of
-  PyTorch's "failed finding central directory".
+* :func:`check_datamodule` -- what :meth:`SimpleNet.setup <anomalib_simplenet.SimpleNet.setup>` checks: the masks of
+  the validation and test data and, before a fit, a training set that is not empty and holds readable 8-bit images.
+* :func:`check_training_data` -- at the start of training: batches to train on, and a warning when anomalib's
+  thresholds would be fitted on the test set.
+* :func:`reject_anomalous_training_images` -- SimpleNet learns from good images only.
 """
 
-import zipfile
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import torch
+from anomalib.data import Batch
+from anomalib.data.utils import ValSplitMode
+from lightning.pytorch import Trainer
 from PIL import Image, UnidentifiedImageError
+
+logger = logging.getLogger(__name__)
 
 # PIL modes of images with more than 8 bits per channel.
 HIGH_BIT_DEPTH_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
@@ -111,26 +119,91 @@ def check_finite(images: torch.Tensor, paths: Sequence[str] | None = None) -> No
     raise ValueError(msg)
 
 
-def check_checkpoint_file(path: str | Path) -> None:
-    """Refuse a checkpoint file that is not a complete PyTorch archive (truncated copy, wrong file).
+def check_datamodule(datamodule: object, fitting: bool) -> None:
+    """Check the masks of the validation and test data; before a fit, the training images too.
+
+    Raises:
+        ValueError: For a mask of another size than its image, an empty training set, or a bad training image.
 
     Example:
-        >>> import tempfile
-        >>> broken = Path(tempfile.mkdtemp()) / "model.ckpt"
-        >>> _ = broken.write_bytes(b"PK truncated")
-        >>> check_checkpoint_file(broken)
+        >>> from types import SimpleNamespace
+        >>> check_datamodule(None, fitting=False)  # no datamodule (dataloaders passed directly): nothing to check
+        >>> check_datamodule(SimpleNamespace(train_data=[], root="data", category="bottle"), fitting=True)
         Traceback (most recent call last):
         ...
-        ValueError: Checkpoint '...model.ckpt' is damaged or incomplete...
+        ValueError: The training set is empty (root=data, category=bottle): SimpleNet trains on good ...
 
     """
-    path = Path(path)
-    if not path.is_file():
-        msg = f"Checkpoint '{path}' not found. Pass the model.ckpt written by training (results/.../weights/lightning/)."
-        raise FileNotFoundError(msg)
-    if not zipfile.is_zipfile(path):
-        msg = (
-            f"Checkpoint '{path}' is damaged or incomplete ({path.stat().st_size} bytes; a PyTorch checkpoint is a "
-            "complete zip archive). Copy it again from where it was trained, or train again."
+    for subset in ("val_data", "test_data"):
+        samples = getattr(getattr(datamodule, subset, None), "samples", {})
+        if "mask_path" in samples and "image_path" in samples:
+            check_masks_match_images(samples["image_path"], samples["mask_path"])
+    if not fitting:
+        return
+    train_data = getattr(datamodule, "train_data", None)
+    if train_data is not None and len(train_data) == 0:
+        raise_empty_training_set(datamodule)
+    if train_data is not None and "image_path" in getattr(train_data, "samples", {}):
+        check_training_images(train_data.samples["image_path"])
+
+
+def raise_empty_training_set(datamodule: object = None) -> None:
+    """Raise the error for a training set without images, naming the datamodule's root, category and folder.
+
+    Raises:
+        ValueError: Always.
+
+    """
+    where = ", ".join(
+        f"{name}={getattr(datamodule, name)!s}" for name in ("root", "category", "normal_dir") if getattr(datamodule, name, None)
+    )
+    msg = (
+        f"The training set is empty ({where or 'no images'}): SimpleNet trains on good (defect-free) images. "
+        "Check the dataset root, the category name and that the folder of good training images holds images."
+    )
+    raise ValueError(msg)
+
+
+def check_training_data(trainer: Trainer) -> None:
+    """At the start of training: refuse a fit without training batches; warn when validation data is test data.
+
+    SimpleNet selects no epoch on validation data, but anomalib's post-processor fits its thresholds there.
+
+    Raises:
+        ValueError: If the trainer has no training batch (dataloaders passed without a datamodule, empty).
+
+    """
+    datamodule = getattr(trainer, "datamodule", None)
+    if trainer.num_training_batches == 0:  # dataloaders passed without a datamodule
+        raise_empty_training_set(datamodule)
+    if getattr(datamodule, "val_split_mode", None) == ValSplitMode.SAME_AS_TEST:
+        logger.warning(
+            "The validation set is the test set (val_split_mode=same_as_test). SimpleNet selects no epoch on it, "
+            "but anomalib's post-processor fits its image/pixel thresholds there. For thresholds independent "
+            "of the test set use --data.val_split_mode synthetic (or from_train).",
         )
-        raise ValueError(msg)
+
+
+def reject_anomalous_training_images(batch: Batch) -> None:
+    """Refuse a training batch with images labelled anomalous, naming some of them.
+
+    Raises:
+        ValueError: If any image of the batch has ``gt_label`` 1.
+
+    Example:
+        >>> from anomalib.data import ImageBatch
+        >>> batch = ImageBatch(image=torch.rand(2, 3, 8, 8), gt_label=torch.tensor([0, 1]), image_path=["ok.png", "bad.png"])
+        >>> reject_anomalous_training_images(batch)
+        Traceback (most recent call last):
+        ...
+        ValueError: The training set contains 1 image(s) labelled anomalous, e.g. ['bad.png']...
+
+    """
+    if batch.gt_label is None or not bool(batch.gt_label.any()):
+        return
+    paths = [str(path) for path, label in zip(batch.image_path or [], batch.gt_label, strict=False) if label]
+    msg = (
+        f"The training set contains {int(batch.gt_label.sum())} image(s) labelled anomalous, e.g. {paths[:3]}. "
+        "SimpleNet learns from good images only: move defective images to the test set."
+    )
+    raise ValueError(msg)

@@ -1,7 +1,13 @@
-"""SimpleNet as an anomalib model: training, evaluation and export wiring around :class:`SimpleNetModel`."""
+"""SimpleNet as an anomalib model: the wiring of :class:`SimpleNetModel` into training, evaluation and export.
+
+Each step hands its work to a named part beside it: :mod:`.pre_processing` (the default pre-processor),
+:mod:`.schedule` (whose epoch count applies), :mod:`.feature_store` (one backbone pass per training image per
+fit), :mod:`.data_checks` (bad input named by file), :mod:`.training_checks` (a fit that learns nothing),
+:mod:`.checkpoint` (foreign and damaged checkpoints, the saved architecture, the random state) and
+:mod:`.visualizer` (captioned heat maps and ``predictions.csv``).
+"""
 
 import itertools
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +15,6 @@ from typing import Any
 import torch
 from anomalib import LearningType
 from anomalib.data import Batch
-from anomalib.data.utils import ValSplitMode
 from anomalib.metrics import AUPRO, AUROC, Evaluator, F1Score
 from anomalib.models.components import AnomalibModule
 from anomalib.pre_processing import PreProcessor
@@ -18,38 +23,23 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
-from torchvision.transforms.v2 import CenterCrop, Compose, Normalize, Resize
 
+from .checkpoint import (
+    architecture_to_adopt,
+    check_checkpoint_file,
+    refuse_foreign_checkpoint,
+    restore_rng_state,
+    save_rng_state,
+)
 from .components import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
-from .data_checks import check_checkpoint_file, check_finite, check_masks_match_images, check_training_images
+from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
 from .feature_store import FeatureStore, StoredFeatureBatch
 from .image_score import ImagePooling
-from .schedule import apply_default_schedule, validate_once_at_end
-from .torch_model import SimpleNetModel
+from .pre_processing import simplenet_pre_processor
+from .schedule import apply_default_schedule, last_epoch_ends, validate_once_at_end
+from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
+from .training_checks import LearningCheck
 from .visualizer import ScoredImageVisualizer
-
-logger = logging.getLogger(__name__)
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-RNG_STATE_KEY = "simplenet_rng_state"
-# A loss still at its no-separation floor after this many optimiser steps (or at the end of a shorter fit) is reported.
-LEARNING_CHECK_STEPS = 100
-# Arguments of the torch model that a checkpoint records; its values win over the instance's (on_load_checkpoint).
-TORCH_MODEL_ARGUMENTS = (
-    "backbone",
-    "layers",
-    "patch_size",
-    "adaptor",
-    "adaptor_init",
-    "noise_std",
-    "noise_scale",
-    "discriminator_hidden",
-    "normal_threshold",
-    "anomalous_threshold",
-    "blur_sigma",
-    "image_score",
-)
 
 
 class SimpleNet(AnomalibModule):
@@ -132,28 +122,10 @@ class SimpleNet(AnomalibModule):
             msg = f"weight_decay must be >= 0, got {weight_decay}."
             raise ValueError(msg)
         feature_store = FeatureStore(feature_store_mb, feature_store_dtype)
-        super().__init__(
-            pre_processor=pre_processor,
-            post_processor=post_processor,
-            evaluator=evaluator,
-            visualizer=visualizer,
-        )
-        # Weights are loaded in ``setup("fit")``: loading a checkpoint must not need a download.
-        self.model = SimpleNetModel(
-            backbone=backbone,
-            layers=layers,
-            pre_trained=False,
-            patch_size=patch_size,
-            adaptor=adaptor,
-            adaptor_init=adaptor_init,
-            noise_std=noise_std,
-            noise_scale=noise_scale,
-            discriminator_hidden=discriminator_hidden,
-            normal_threshold=normal_threshold,
-            anomalous_threshold=anomalous_threshold,
-            blur_sigma=blur_sigma,
-            image_score=image_score,
-        )
+        super().__init__(pre_processor=pre_processor, post_processor=post_processor, evaluator=evaluator, visualizer=visualizer)
+        # Built from the arguments the base class saved in self.hparams. Weights are loaded in ``setup("fit")``:
+        # loading a checkpoint must not need a download.
+        self.model = SimpleNetModel(pre_trained=False, **{name: self.hparams[name] for name in TORCH_MODEL_ARGUMENTS})
         self.pre_trained = pre_trained
         self.backbone_weights = backbone_weights
         self._backbone_ready = not (pre_trained or backbone_weights)
@@ -162,48 +134,19 @@ class SimpleNet(AnomalibModule):
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
         self.feature_store = feature_store
+        self.learning_check = LearningCheck()
         self._image_score_stale = False  # the head changed since the image score's statistics were fitted
-        self._learning_checked = False
 
     @classmethod
     def configure_pre_processor(
-        cls,
-        image_size: tuple[int, int] = (256, 256),
-        center_crop_size: tuple[int, int] | None = None,
+        cls, image_size: tuple[int, int] = (256, 256), center_crop_size: tuple[int, int] | None = None
     ) -> PreProcessor:
-        """Resize the whole image to 256x256 and normalise with ImageNet statistics; no crop by default.
+        """Resize the whole image to ``image_size`` and normalise with ImageNet statistics; no crop by default.
 
-        The paper's MVTec protocol centre-crops 256 -> 224 (Sec. 4.1), which removes 23 % of every image:
-        a defect near the border is never seen. The paper configs keep that crop; for a user's own
-        images the default keeps everything, as anomalib's PatchCore and PaDiM do.
-
-        Args:
-            image_size: Resize target ``(height, width)``. Defaults to ``(256, 256)``.
-            center_crop_size: Optional centre crop after resizing, e.g. ``(224, 224)`` for the paper.
-
-        Example:
-            >>> import torch
-            >>> SimpleNet.configure_pre_processor()(torch.rand(1, 3, 300, 400)).shape
-            torch.Size([1, 3, 256, 256])
-            >>> SimpleNet.configure_pre_processor(center_crop_size=(224, 224))(torch.rand(1, 3, 300, 400)).shape
-            torch.Size([1, 3, 224, 224])
-
+        See :func:`~anomalib_simplenet.pre_processing.simplenet_pre_processor`; ``center_crop_size=(224, 224)``
+        is the paper's MVTec protocol.
         """
-        sizes = [*image_size, *(center_crop_size or ())]
-        if any(size <= 0 for size in sizes):
-            msg = f"Image and crop sizes must be positive, got image_size={image_size}, center_crop_size={center_crop_size}."
-            raise ValueError(msg)
-        # No antialiasing: anomalib's export (and PreProcessor.forward, used by every deployed model) drops it,
-        # since ONNX export does not support it. With it in training and validation, thresholds would be set on
-        # inputs the exported model never sees, and a downscaled image (900 -> 256) would score differently.
-        steps: list[nn.Module] = [Resize(image_size, antialias=False)]
-        if center_crop_size is not None:
-            if center_crop_size[0] > image_size[0] or center_crop_size[1] > image_size[1]:
-                msg = f"center_crop_size {center_crop_size} is larger than image_size {image_size}."
-                raise ValueError(msg)
-            steps.append(CenterCrop(center_crop_size))
-        steps.append(Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD))
-        return PreProcessor(transform=Compose(steps))
+        return simplenet_pre_processor(image_size, center_crop_size)
 
     @staticmethod
     def configure_evaluator() -> Evaluator:
@@ -233,84 +176,9 @@ class SimpleNet(AnomalibModule):
             weight_decay=self.weight_decay,
         )
 
-    def setup(self, stage: str) -> None:
-        """Check the masks; before training, check the training images and load the backbone's ImageNet weights."""
-        datamodule = getattr(self.trainer, "datamodule", None)
-        for subset in ("val_data", "test_data"):
-            samples = getattr(getattr(datamodule, subset, None), "samples", {})
-            if "mask_path" in samples and "image_path" in samples:
-                check_masks_match_images(samples["image_path"], samples["mask_path"])
-        if stage != "fit":
-            return
-        train_data = getattr(datamodule, "train_data", None)
-        if train_data is not None and len(train_data) == 0:
-            self._raise_empty_training_set(datamodule)
-        if train_data is not None and "image_path" in getattr(train_data, "samples", {}):
-            check_training_images(train_data.samples["image_path"])
-        if not self._backbone_ready:
-            self.model.feature_extractor.load_weights(self.backbone_weights)
-            self._backbone_ready = True
-
-    @staticmethod
-    def _raise_empty_training_set(datamodule: object = None) -> None:
-        where = ", ".join(
-            f"{name}={getattr(datamodule, name)!s}"
-            for name in ("root", "category", "normal_dir")
-            if getattr(datamodule, name, None)
-        )
-        msg = (
-            f"The training set is empty ({where or 'no images'}): SimpleNet trains on good (defect-free) images. "
-            "Check the dataset root, the category name and that the folder of good training images holds images."
-        )
-        raise ValueError(msg)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Check that the checkpoint is SimpleNet's and take its architecture; its weights need no download.
-
-        ``anomalib predict/test --model SimpleNet --ckpt_path ...`` builds the model from its default
-        arguments before loading the checkpoint; when the checkpoint was trained with another backbone,
-        levels or widths, the torch model is rebuilt with the checkpoint's settings so its weights fit.
-
-        Raises:
-            ValueError: If the checkpoint was saved by another model (one line saying which file to use).
-
-        """
-        state = checkpoint.get("state_dict", {})
-        if not any(key.startswith("model.discriminator.") for key in state):
-            self._raise_foreign_checkpoint(checkpoint)
-        for key in [key for key in state if key.startswith("model.anomaly_map_generator.")]:
-            del state[key]  # a derived blur kernel, saved by versions before 0.1.0's matrix blur; rebuilt from sigma
-        self._adopt_architecture(checkpoint.get("hyper_parameters", {}))
-        super().on_load_checkpoint(checkpoint)
-        self._backbone_ready = True
-        if RNG_STATE_KEY in checkpoint and self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
-            torch.set_rng_state(checkpoint[RNG_STATE_KEY]["torch"])  # resuming: continue the interrupted fit's draws
-            if "cuda" in checkpoint[RNG_STATE_KEY] and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(checkpoint[RNG_STATE_KEY]["cuda"])
-
-    @staticmethod
-    def _raise_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
-        hyper_parameters = checkpoint.get("hyper_parameters", {})
-        owner = hyper_parameters.get("_class_path") or hyper_parameters.get("class_path")
-        keys = sorted({".".join(key.split(".")[:2]) for key in checkpoint.get("state_dict", {})})[:4]
-        what = f"a {str(owner).rsplit('.', 1)[-1]} checkpoint" if owner else f"not a SimpleNet checkpoint (its weights: {keys})"
-        msg = (
-            f"This checkpoint is {what}: it has no SimpleNet discriminator. Load it with the model that trained it "
-            "(e.g. --model Padim), or pass a SimpleNet checkpoint (results/SimpleNet/.../weights/lightning/model.ckpt)."
-        )
-        raise ValueError(msg)
-
-    def _adopt_architecture(self, saved: dict[str, Any]) -> None:
-        """Rebuild ``self.model`` if the checkpoint's architecture arguments differ from this instance's."""
-        current = {name: self.hparams.get(name) for name in TORCH_MODEL_ARGUMENTS}
-        wanted = {name: saved.get(name, value) for name, value in current.items()}
-        normalise = lambda values: {k: list(v) if isinstance(v, list | tuple) else v for k, v in values.items()}  # noqa: E731
-        if normalise(wanted) == normalise(current):
-            return
-        changed = ", ".join(f"{name}={wanted[name]!r}" for name in wanted if normalise(wanted)[name] != normalise(current)[name])
-        logger.info("The checkpoint was trained with %s: SimpleNet rebuilt to match it.", changed)
-        self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
-        self.hparams.update(wanted)
+    def configure_callbacks(self) -> list[Callback]:
+        """Return anomalib's pre/post-processor, evaluator and visualizer callbacks, and the feature store."""
+        return [*super().configure_callbacks(), self.feature_store]
 
     @property
     def trainer(self) -> Trainer:
@@ -324,20 +192,18 @@ class SimpleNet(AnomalibModule):
         if trainer is not None:
             apply_default_schedule(trainer, self.max_epochs)
 
-    def configure_callbacks(self) -> list[Callback]:
-        """Return anomalib's pre/post-processor, evaluator and visualizer callbacks, and the feature store."""
-        return [*super().configure_callbacks(), self.feature_store]
+    def setup(self, stage: str) -> None:
+        """Check the masks; before training, check the training images and load the backbone's ImageNet weights."""
+        check_datamodule(getattr(self.trainer, "datamodule", None), fitting=stage == "fit")
+        if stage == "fit" and not self._backbone_ready:
+            self.model.feature_extractor.load_weights(self.backbone_weights)
+            self._backbone_ready = True
 
-    def _check_training_data(self) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if self.trainer.num_training_batches == 0:  # dataloaders passed without a datamodule
-            self._raise_empty_training_set(datamodule)
-        if getattr(datamodule, "val_split_mode", None) == ValSplitMode.SAME_AS_TEST:
-            logger.warning(
-                "The validation set is the test set (val_split_mode=same_as_test). SimpleNet selects no epoch on it, "
-                "but anomalib's post-processor fits its image/pixel thresholds there. For thresholds independent "
-                "of the test set use --data.val_split_mode synthetic (or from_train).",
-            )
+    def on_train_start(self) -> None:
+        """Check the training data, validate once at the end of the schedule; the learning check is due again."""
+        check_training_data(self.trainer)
+        validate_once_at_end(self.trainer)
+        self.learning_check.start()
 
     def training_step(self, batch: Batch | StoredFeatureBatch, *args, **kwargs) -> STEP_OUTPUT:
         """One optimisation step of the adaptor and discriminator, on images or on their stored features."""
@@ -345,7 +211,7 @@ class SimpleNet(AnomalibModule):
         if isinstance(batch, StoredFeatureBatch):
             features = batch.features
         else:
-            self._reject_anomalous_training_images(batch)
+            reject_anomalous_training_images(batch)
             features = self.model.feature_extractor(batch.image)
             self.feature_store.record(batch.image_path, features)
         loss = self.model.compute_loss(features)
@@ -353,29 +219,12 @@ class SimpleNet(AnomalibModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(features))
         return loss
 
-    @staticmethod
-    def _reject_anomalous_training_images(batch: Batch) -> None:
-        if batch.gt_label is None or not bool(batch.gt_label.any()):
-            return
-        paths = [str(path) for path, label in zip(batch.image_path or [], batch.gt_label, strict=False) if label]
-        msg = (
-            f"The training set contains {int(batch.gt_label.sum())} image(s) labelled anomalous, e.g. {paths[:3]}. "
-            "SimpleNet learns from good images only: move defective images to the test set."
-        )
-        raise ValueError(msg)
-
-    def on_train_start(self) -> None:
-        """Check the training data, validate once at the end of the schedule; the learning check is due again."""
-        self._check_training_data()
-        validate_once_at_end(self.trainer)
-        self._learning_checked = False
-
     def on_train_epoch_end(self) -> None:
         """Report a discriminator that learns nothing (once, after 100 steps); after the last epoch, fit the image score."""
-        last_epoch = self._last_epoch_ends()
-        if not self._learning_checked and (self.trainer.global_step >= LEARNING_CHECK_STEPS or last_epoch):
-            self._learning_checked = True
-            self._report_if_not_learning()
+        last_epoch = last_epoch_ends(self.trainer)
+        loss = self.trainer.callback_metrics.get("train_loss")
+        loss = None if loss is None else float(loss)
+        self.learning_check.after_epoch(self.model, loss, self.trainer.global_step, self.current_epoch + 1, last_epoch)
         if last_epoch:
             self._fit_image_score()
 
@@ -387,15 +236,6 @@ class SimpleNet(AnomalibModule):
     def on_train_end(self) -> None:
         """Fit the image score if a fit ended where no epoch end saw it coming."""
         self._fit_image_score()
-
-    def _last_epoch_ends(self) -> bool:
-        trainer = self.trainer
-        max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
-        return (
-            trainer.should_stop
-            or (max_epochs is not None and 0 <= max_epochs <= self.current_epoch + 1)
-            or (max_steps is not None and 0 < max_steps <= trainer.global_step)
-        )
 
     @torch.no_grad()
     def _fit_image_score(self) -> None:
@@ -418,35 +258,6 @@ class SimpleNet(AnomalibModule):
         self._image_score_stale = False
         self.model.train(was_training)
 
-    def _report_if_not_learning(self) -> None:
-        loss = self.trainer.callback_metrics.get("train_loss")
-        if loss is None or not self.model.loss.cannot_separate(float(loss)):
-            return
-        generator = self.model.anomalous_feature_generator
-        if generator.noise_scale == "absolute":
-            advice = (
-                f"the absolute noise_std={generator.noise_std} is probably far below the spread of "
-                f"{self.model.feature_extractor.backbone_name} features: use noise_scale='relative' (the default) "
-                "or a larger noise_std"
-            )
-        else:
-            advice = f"raise noise_std (now {generator.noise_std} of each channel's std)"
-        logger.warning(
-            "SimpleNet's training loss is still %.3f after %d steps (%d epochs): the discriminator cannot tell the noisy "
-            "(anomalous) features from the normal ones, so the model will not find defects. To fix: %s.",
-            float(loss),
-            self.trainer.global_step,
-            self.current_epoch + 1,
-            advice,
-        )
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
-        super().on_save_checkpoint(checkpoint)
-        checkpoint[RNG_STATE_KEY] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            checkpoint[RNG_STATE_KEY]["cuda"] = torch.cuda.get_rng_state_all()
-
     def validation_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Score a validation batch: image scores and anomaly maps."""
         del args, kwargs
@@ -454,6 +265,32 @@ class SimpleNet(AnomalibModule):
         return batch.update(**self.model(batch.image)._asdict())
 
     test_step = predict_step = validation_step  # the same scoring, with the same input check
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
+        super().on_save_checkpoint(checkpoint)
+        save_rng_state(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Check that the checkpoint is SimpleNet's and take its architecture; its weights need no download.
+
+        When the checkpoint was trained with another backbone, levels or widths than this instance's
+        arguments (``anomalib predict --model SimpleNet --ckpt_path ...`` builds the defaults first), the torch
+        model is rebuilt with the checkpoint's settings so its weights fit (:mod:`.checkpoint`).
+
+        Raises:
+            ValueError: If the checkpoint was saved by another model (one line saying which file to use).
+
+        """
+        refuse_foreign_checkpoint(checkpoint)
+        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}))
+        if wanted is not None:
+            self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
+            self.hparams.update(wanted)
+        super().on_load_checkpoint(checkpoint)
+        self._backbone_ready = True
+        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
+            restore_rng_state(checkpoint)  # resuming: continue the interrupted fit's draws
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: str | Path, *args, **kwargs) -> "SimpleNet":  # type: ignore[override]
@@ -464,11 +301,7 @@ class SimpleNet(AnomalibModule):
     @property
     def trainer_arguments(self) -> dict[str, Any]:
         """No sanity validation (an untrained discriminator's scores mean nothing); the schedule is set in :mod:`.schedule`."""
-        return {
-            "num_sanity_val_steps": 0,
-            "gradient_clip_val": 0,
-            "devices": 1,
-        }
+        return {"num_sanity_val_steps": 0, "gradient_clip_val": 0, "devices": 1}
 
     @property
     def learning_type(self) -> LearningType:

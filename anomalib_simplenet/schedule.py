@@ -77,3 +77,21 @@ def validate_once_at_end(trainer: Trainer) -> None:
     """
     if trainer.check_val_every_n_epoch == 1 and trainer.max_epochs is not None and trainer.max_epochs > 1:
         trainer.check_val_every_n_epoch = trainer.max_epochs
+
+
+def last_epoch_ends(trainer: Trainer) -> bool:
+    """Tell, at the end of a training epoch, whether it is the fit's last: the schedule is done or the trainer stops.
+
+    Example:
+        >>> from lightning.pytorch import Trainer
+        >>> trainer = Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False)
+        >>> last_epoch_ends(trainer)  # epoch 0 of 1
+        True
+
+    """
+    max_epochs, max_steps = trainer.max_epochs, trainer.max_steps
+    return (
+        trainer.should_stop
+        or (max_epochs is not None and 0 <= max_epochs <= trainer.current_epoch + 1)
+        or (max_steps is not None and 0 < max_steps <= trainer.global_step)
+    )

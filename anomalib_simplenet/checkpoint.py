@@ -1,0 +1,145 @@
+"""SimpleNet's checkpoints: damaged and foreign files refused by name, the saved architecture adopted, the random state kept.
+
+* :func:`check_checkpoint_file` -- a truncated or damaged file is named as such, instead of PyTorch's
+  "failed finding central directory".
+* :func:`refuse_foreign_checkpoint` -- a checkpoint without a SimpleNet discriminator (PaDiM's, say) is
+  refused in one line that names the model that saved it.
+* :func:`architecture_to_adopt` -- ``anomalib predict --model SimpleNet --ckpt_path ...`` builds SimpleNet
+  from its default arguments before it loads the checkpoint; the checkpoint's own architecture arguments
+  say which torch model its weights fit.
+* :func:`save_rng_state` / :func:`restore_rng_state` -- a fit resumed from its last checkpoint continues
+  the interrupted fit's random draws, and so ends with the same model.
+"""
+
+import logging
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .torch_model import TORCH_MODEL_ARGUMENTS
+
+logger = logging.getLogger(__name__)
+
+RNG_STATE_KEY = "simplenet_rng_state"
+# Weights that older versions saved although they follow from the settings: the blur kernel of 0.1.0's matrix blur.
+DERIVED_WEIGHTS = ("model.anomaly_map_generator.",)
+
+
+def check_checkpoint_file(path: str | Path) -> None:
+    """Refuse a checkpoint file that is not a complete PyTorch archive (truncated copy, wrong file).
+
+    Raises:
+        FileNotFoundError: If there is no file at ``path``.
+        ValueError: If the file is not a complete zip archive, as every PyTorch checkpoint is.
+
+    Example:
+        >>> import tempfile
+        >>> broken = Path(tempfile.mkdtemp()) / "model.ckpt"
+        >>> _ = broken.write_bytes(b"PK truncated")
+        >>> check_checkpoint_file(broken)
+        Traceback (most recent call last):
+        ...
+        ValueError: Checkpoint '...model.ckpt' is damaged or incomplete...
+
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"Checkpoint '{path}' not found. Pass the model.ckpt written by training (results/.../weights/lightning/)."
+        raise FileNotFoundError(msg)
+    if not zipfile.is_zipfile(path):
+        msg = (
+            f"Checkpoint '{path}' is damaged or incomplete ({path.stat().st_size} bytes; a PyTorch checkpoint is a "
+            "complete zip archive). Copy it again from where it was trained, or train again."
+        )
+        raise ValueError(msg)
+
+
+def refuse_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
+    """Raise if the checkpoint holds no SimpleNet discriminator; drop the derived weights older versions saved.
+
+    Raises:
+        ValueError: One line naming the model that saved the checkpoint and what to pass instead.
+
+    Example:
+        >>> refuse_foreign_checkpoint({"state_dict": {"model.discriminator.layers.0.weight": None}})
+        >>> refuse_foreign_checkpoint({"state_dict": {"model.memory_bank": None}, "hyper_parameters": {"_class_path": "x.Padim"}})
+        Traceback (most recent call last):
+        ...
+        ValueError: This checkpoint is a Padim checkpoint: it has no SimpleNet discriminator...
+
+    """
+    state = checkpoint.get("state_dict", {})
+    if not any(key.startswith("model.discriminator.") for key in state):
+        hyper_parameters = checkpoint.get("hyper_parameters", {})
+        owner = hyper_parameters.get("_class_path") or hyper_parameters.get("class_path")
+        keys = sorted({".".join(key.split(".")[:2]) for key in state})[:4]
+        what = f"a {str(owner).rsplit('.', 1)[-1]} checkpoint" if owner else f"not a SimpleNet checkpoint (its weights: {keys})"
+        msg = (
+            f"This checkpoint is {what}: it has no SimpleNet discriminator. Load it with the model that trained it "
+            "(e.g. --model Padim), or pass a SimpleNet checkpoint (results/SimpleNet/.../weights/lightning/model.ckpt)."
+        )
+        raise ValueError(msg)
+    for key in [key for key in state if key.startswith(DERIVED_WEIGHTS)]:
+        del state[key]  # rebuilt from the settings
+
+
+def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the checkpoint's torch-model arguments where they differ from this instance's, else ``None``.
+
+    Args:
+        current: The instance's hyper-parameters.
+        saved: The checkpoint's ``hyper_parameters``; an argument it lacks keeps the instance's value.
+
+    Example:
+        >>> current = {"backbone": "wide_resnet50_2", "layers": ("layer2", "layer3")}
+        >>> architecture_to_adopt(current, {"layers": ["layer2", "layer3"]}) is None  # a list equals a tuple
+        True
+        >>> architecture_to_adopt(current, {"backbone": "resnet18"})["backbone"]
+        'resnet18'
+
+    """
+    current = {name: current.get(name) for name in TORCH_MODEL_ARGUMENTS}
+    wanted = {name: saved.get(name, value) for name, value in current.items()}
+    normalise = lambda values: {k: list(v) if isinstance(v, list | tuple) else v for k, v in values.items()}  # noqa: E731
+    if normalise(wanted) == normalise(current):
+        return None
+    changed = ", ".join(f"{name}={wanted[name]!r}" for name in wanted if normalise(wanted)[name] != normalise(current)[name])
+    logger.info("The checkpoint was trained with %s: SimpleNet rebuilt to match it.", changed)
+    return wanted
+
+
+def save_rng_state(checkpoint: dict[str, Any]) -> None:
+    """Store torch's random-number state (and CUDA's, where there is a GPU) in ``checkpoint``.
+
+    Example:
+        >>> checkpoint = {}
+        >>> save_rng_state(checkpoint)
+        >>> torch.equal(checkpoint[RNG_STATE_KEY]["torch"], torch.get_rng_state())
+        True
+
+    """
+    checkpoint[RNG_STATE_KEY] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        checkpoint[RNG_STATE_KEY]["cuda"] = torch.cuda.get_rng_state_all()
+
+
+def restore_rng_state(checkpoint: dict[str, Any]) -> None:
+    """Continue the random draws of the fit that saved ``checkpoint`` (nothing happens for a checkpoint without them).
+
+    Example:
+        >>> checkpoint = {}
+        >>> save_rng_state(checkpoint)
+        >>> first = torch.rand(1)
+        >>> restore_rng_state(checkpoint)
+        >>> torch.equal(torch.rand(1), first)
+        True
+
+    """
+    if RNG_STATE_KEY not in checkpoint:
+        return
+    torch.set_rng_state(checkpoint[RNG_STATE_KEY]["torch"])
+    if "cuda" in checkpoint[RNG_STATE_KEY] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(checkpoint[RNG_STATE_KEY]["cuda"])
