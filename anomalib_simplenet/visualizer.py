@@ -11,127 +11,25 @@ protocol) the map lands beside the defect. :class:`ScoredImageVisualizer` fixes 
 * ``predictions.csv`` beside the pictures lists every image: path, score, label, true label (when the
   data has one) and the picture's path.
 
-The same drawing and table code serves exported models (see :mod:`anomalib_simplenet.predict`).
+The table, the captions and the model's view of an image are :mod:`anomalib_simplenet.predictions`, which the
+exported-model predict command uses too.
 """
 
-import csv
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 from anomalib.data import ImageItem
 from anomalib.utils.path import generate_output_filename
 from anomalib.visualization import ImageVisualizer
 from anomalib.visualization.image.item_visualizer import visualize_image_item
 from lightning.pytorch import LightningModule, Trainer
-from PIL import Image, ImageDraw, ImageFont
-from torchvision.transforms.v2 import Compose, Normalize, Transform
-from torchvision.transforms.v2.functional import to_dtype, to_image
+from PIL import Image
+from torchvision.transforms.v2 import Transform
+
+from .predictions import CSV_NAME, Prediction, add_caption, caption_text, geometric_transform, model_view, write_predictions_csv
 
 logger = logging.getLogger(__name__)
-
-CSV_NAME = "predictions.csv"
-CSV_COLUMNS = ("image_path", "pred_score", "pred_label", "label", "gt_label", "visualization")
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One row of ``predictions.csv``.
-
-    Example:
-        >>> Prediction("a.png", 0.93, True, None, "out/a.png").row()["label"]
-        'anomalous'
-
-    """
-
-    image_path: str
-    pred_score: float
-    pred_label: bool
-    gt_label: bool | None
-    visualization: str
-
-    def row(self) -> dict[str, Any]:
-        """Return the CSV row: the score with 4 decimals, the label as 0/1 and as a word."""
-        return {
-            "image_path": self.image_path,
-            "pred_score": f"{self.pred_score:.4f}",
-            "pred_label": int(self.pred_label),
-            "label": "anomalous" if self.pred_label else "normal",
-            "gt_label": "" if self.gt_label is None else int(self.gt_label),
-            "visualization": self.visualization,
-        }
-
-
-def write_predictions_csv(predictions: Iterable[Prediction], path: str | Path) -> Path:
-    """Write ``predictions`` to ``path`` (``CSV_COLUMNS``), creating the folder; return the path.
-
-    Example:
-        >>> import tempfile
-        >>> path = write_predictions_csv([Prediction("a.png", 0.1, False, False, "")], Path(tempfile.mkdtemp()) / "p.csv")
-        >>> path.read_text().splitlines()[1]
-        'a.png,0.1000,0,normal,0,'
-
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(prediction.row() for prediction in predictions)
-    return path
-
-
-def add_caption(picture: Image.Image, text: str, anomalous: bool) -> Image.Image:
-    """Return ``picture`` with a caption bar underneath: red text for anomalous, green for normal.
-
-    Example:
-        >>> add_caption(Image.new("RGB", (100, 50)), "score 0.10  normal", anomalous=False).size
-        (100, 72)
-
-    """
-    font = ImageFont.load_default(size=16)
-    bar = 22
-    captioned = Image.new("RGB", (picture.width, picture.height + bar), "black")
-    captioned.paste(picture.convert("RGB"), (0, 0))
-    colour = (255, 90, 80) if anomalous else (120, 220, 120)
-    ImageDraw.Draw(captioned).text((6, picture.height + 2), text, fill=colour, font=font)
-    return captioned
-
-
-def caption_text(score: float, anomalous: bool, gt_label: bool | None = None) -> str:
-    """Caption of a picture: score, predicted label and, when known, the true one.
-
-    Example:
-        >>> caption_text(0.8731, True, gt_label=True)
-        'score 0.873  ANOMALOUS  (true: anomalous)'
-
-    """
-    text = f"score {score:.3f}  {'ANOMALOUS' if anomalous else 'normal'}"
-    if gt_label is not None:
-        text += f"  (true: {'anomalous' if gt_label else 'normal'})"
-    return text
-
-
-def geometric_transform(transform: Transform | None) -> Transform | None:
-    """Drop the ``Normalize`` steps of a pre-processor transform: what remains is how the model sees the pixels.
-
-    Example:
-        >>> from torchvision.transforms import v2
-        >>> view = geometric_transform(v2.Compose([v2.Resize((256, 256)), v2.CenterCrop(224), v2.Normalize([0.5], [0.5])]))
-        >>> [type(step).__name__ for step in view.transforms]
-        ['Resize', 'CenterCrop']
-
-    """
-    if transform is None or isinstance(transform, Normalize):
-        return None
-    if isinstance(transform, Compose):
-        steps = [step for step in (geometric_transform(t) for t in transform.transforms) if step is not None]
-        return Compose(steps) if steps else None
-    return transform
 
 
 class ScoredImageVisualizer(ImageVisualizer):
@@ -214,10 +112,7 @@ class ScoredImageVisualizer(ImageVisualizer):
     def draw(self, item: ImageItem, view: Transform | None = None) -> Image.Image | None:
         """Draw ``item``'s fields on its image as the model saw it (``view`` = resize/crop without normalisation)."""
         if item.image_path is not None:
-            image = to_dtype(to_image(Image.open(item.image_path).convert("RGB")), torch.float32, scale=True)
-            if view is not None:
-                image = view(image)
-            item = item.update(in_place=False, image=image, image_path=None)
+            item = item.update(in_place=False, image=model_view(item.image_path, view), image_path=None)
         return visualize_image_item(
             item,
             fields=self.fields,
@@ -244,14 +139,3 @@ class ScoredImageVisualizer(ImageVisualizer):
         """Write ``predictions.csv``."""
         del trainer, pl_module
         self._finish()
-
-
-def scores_of(predictions: Sequence[Prediction]) -> np.ndarray:
-    """Image scores as an array, in table order.
-
-    Example:
-        >>> scores_of([Prediction("a", 0.25, False, None, "")]).tolist()
-        [0.25]
-
-    """
-    return np.array([prediction.pred_score for prediction in predictions], dtype=np.float64)
