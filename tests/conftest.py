@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 
 @pytest.fixture(scope="session")

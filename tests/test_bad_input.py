@@ -4,6 +4,11 @@ A row either works (the input is converted or the fault recovered from) or stops
 names the file or setting and says what to do. Nothing the user had is changed by any of it.
 """
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +17,16 @@ import torch
 from anomalib.callbacks import ModelCheckpoint
 from anomalib.data import ImageBatch, MVTecAD
 from anomalib.engine import Engine
+from anomalib.models import Padim
 from lightning.pytorch import Callback
 from PIL import Image
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.benchmark import job as benchmark_job
+from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+
+ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
 
 
 def _dataset(root: Path, n_train: int = 4) -> Path:
@@ -180,14 +190,15 @@ def test_an_interrupted_fit_resumed_from_its_last_checkpoint_ends_as_an_uninterr
 def test_a_truncated_checkpoint_is_named_as_such(tmp_path: Path, synthetic_root: Path, small_simplenet) -> None:
     engine = _fit(small_simplenet(max_epochs=1), synthetic_root, tmp_path / "run")
     checkpoint = Path(engine.trainer.checkpoint_callback.best_model_path)
+    original = checkpoint.read_bytes()
     truncated = tmp_path / "copy.ckpt"
-    truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    truncated.write_bytes(original[: len(original) // 2])
     with pytest.raises(ValueError, match=r"copy\.ckpt' is damaged or incomplete"):
         SimpleNet.load_from_checkpoint(truncated)
     datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0)
     with pytest.raises(RuntimeError, match="your checkpoint file is corrupted"):  # Lightning loads it: PyTorch's words
         engine.test(small_simplenet(), datamodule=datamodule, ckpt_path=truncated)
-    assert checkpoint.is_file()  # the original is untouched
+    assert checkpoint.read_bytes() == original  # the original is untouched
 
 
 def test_nothing_the_user_had_is_changed_by_a_failed_fit(tmp_path: Path, small_simplenet) -> None:
@@ -198,3 +209,54 @@ def test_nothing_the_user_had_is_changed_by_a_failed_fit(tmp_path: Path, small_s
     with pytest.raises(ValueError, match=r"broken\.png"):
         _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
     assert {path: path.read_bytes() for path in category.rglob("*") if path.is_file()} == before
+
+
+@pytest.fixture(scope="module")
+def padim_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
+    root = tmp_path_factory.mktemp("padim")
+    engine = Engine(default_root_dir=root, logger=False, enable_progress_bar=False)
+    model = Padim(backbone="resnet18", layers=["layer1", "layer2"], pre_trained=False, n_features=20)
+    engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0))
+    return Path(engine.trainer.checkpoint_callback.best_model_path)
+
+
+def test_checkpoint_from_another_model(padim_checkpoint: Path) -> None:
+    with pytest.raises(ValueError, match=r"not a SimpleNet checkpoint.*--model Padim") as error:
+        SimpleNet.load_from_checkpoint(padim_checkpoint)
+    assert "\n" not in str(error.value)
+
+
+def test_checkpoint_from_another_model_on_the_command_line(padim_checkpoint: Path, tmp_path: Path, synthetic_root: Path) -> None:
+    """`anomalib predict --model SimpleNet --ckpt_path <PaDiM's>`: the error at the end of the output says what to do."""
+    image = next((synthetic_root / "synthetic" / "test" / "good").iterdir())
+    result = subprocess.run(
+        [ANOMALIB, "predict", "--model", "SimpleNet", "--ckpt_path", str(padim_checkpoint), "--data", str(image)],
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "300"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    error = " ".join(result.stderr.split()[-60:])  # the traceback's last words: our message (the console may wrap it)
+    assert "ValueError: This checkpoint is not a SimpleNet checkpoint" in error
+    assert "Load it with the model that trained it (e.g. --model Padim)" in error
+
+
+def test_the_benchmark_keeps_a_work_folder_it_did_not_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A benchmark run deletes its scratch folder (checkpoint, export) only when the run itself created it."""
+    config = BenchmarkConfig.from_dict({"models": ["Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]})
+    job = config.jobs()[-1]
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps(job.to_dict()))
+
+    def measured_run(job: object, work_dir: Path) -> dict:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        (work_dir / "model.ckpt").write_bytes(b"scratch")
+        return {"model": "Padim"}
+
+    monkeypatch.setattr(benchmark_job, "run", measured_run)
+    work_dir = tmp_path / f"work-{job.name}"
+    benchmark_job.main([str(spec), str(tmp_path / "result.json")])
+    assert json.loads((tmp_path / "result.json").read_text()) == {"model": "Padim"}
+    assert not work_dir.exists()  # the run's own scratch folder: gone
+    work_dir.mkdir()
+    (work_dir / "notes.txt").write_text("mine")
+    benchmark_job.main([str(spec), str(tmp_path / "result.json")])
+    assert (work_dir / "notes.txt").read_text() == "mine"  # a folder that was there before: kept, with all in it

@@ -1,4 +1,4 @@
-"""`simplenet-benchmark`: a real (tiny) run end to end, its report, and its config errors."""
+"""`simplenet-benchmark`: a real (tiny) run end to end (marked slow: minutes), its report, and its config errors."""
 
 import subprocess
 import sys
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from anomalib_simplenet.benchmark import BenchmarkConfig, BenchmarkConfigError
-from anomalib_simplenet.benchmark.job import model_class_by_name
-from anomalib_simplenet.benchmark.report import README_BEGIN, README_END, target_checks
+from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
+from anomalib_simplenet.tools.benchmark.job import model_class_by_name
+from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, target_checks
 
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = str(Path(sys.executable).parent / "simplenet-benchmark")  # the installed console script
@@ -55,6 +55,7 @@ def benchmark_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory
     return work
 
 
+@pytest.mark.slow
 def test_every_run_records_accuracy_speed_memory_and_size(benchmark_run: Path) -> None:
     runs = pd.read_csv(benchmark_run / "out" / "runs.csv").set_index("model")
     assert list(runs.index) == ["backbone-only", "SimpleNet", "Padim"]
@@ -72,6 +73,7 @@ def test_every_run_records_accuracy_speed_memory_and_size(benchmark_run: Path) -
     assert pd.isna(runs.loc["backbone-only", "image_AUROC"])  # the reference is timed, not trained
 
 
+@pytest.mark.slow
 def test_report_has_tables_plots_environment_and_readme_block(benchmark_run: Path) -> None:
     out = benchmark_run / "out"
     markdown = (out / "results.md").read_text()
@@ -89,6 +91,7 @@ def test_report_has_tables_plots_environment_and_readme_block(benchmark_run: Pat
     assert readme.endswith(f"{README_END}\n\nrest\n")
 
 
+@pytest.mark.slow
 def test_backbone_only_ratio_is_relative_to_the_reference(benchmark_run: Path) -> None:
     summary = pd.read_csv(benchmark_run / "out" / "summary.csv").set_index("model")
     runs = pd.read_csv(benchmark_run / "out" / "runs.csv").set_index("model")
@@ -97,6 +100,7 @@ def test_backbone_only_ratio_is_relative_to_the_reference(benchmark_run: Path) -
     assert summary.loc["backbone-only", "torch_cpu_b2_img_s_x_backbone_mean"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_rerun_reuses_finished_runs(benchmark_run: Path) -> None:
     result = _benchmark("--config", "tiny.yaml", "--output", "out", "--models", "Padim", cwd=benchmark_run, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]

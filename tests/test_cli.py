@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 from anomalib.cli import AnomalibCLI
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
@@ -48,8 +50,6 @@ def cli_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Pat
 
 
 def test_train_by_short_name_saves_the_last_epoch(cli_checkpoint: Path) -> None:
-    import torch
-
     checkpoint = torch.load(cli_checkpoint, map_location="cpu", weights_only=False)
     assert checkpoint["epoch"] == 1  # --model.max_epochs 2, last epoch kept
     assert checkpoint["hyper_parameters"]["backbone"] == "efficientnet_lite0"
@@ -70,7 +70,22 @@ def test_export_by_short_name(cli_checkpoint: Path, tmp_path: Path, export_type:
         str(tmp_path),
         cwd=tmp_path,
     )
-    assert (tmp_path / "weights" / export_type / artefact).is_file()
+    exported = tmp_path / "weights" / export_type / artefact
+    image = torch.rand(1, 3, 96, 96)
+    with torch.no_grad():
+        expected = SimpleNet.load_from_checkpoint(cli_checkpoint).eval()(image).pred_score.numpy()
+    if export_type == "torch":  # the pickled module, rebuilt with the checkpoint's architecture (not the defaults)
+        module = torch.load(exported, map_location="cpu", weights_only=False)["model"].eval()
+        assert module.model.feature_extractor.backbone_name == "efficientnet_lite0"
+        assert module.model.discriminator.layers[0].out_features == 32
+        with torch.no_grad():
+            score = module(image).pred_score.numpy()
+    else:
+        import openvino as ov
+
+        compiled = ov.compile_model(ov.Core().read_model(exported), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        score = compiled(image.numpy())[compiled.output("pred_score")]
+    np.testing.assert_allclose(score.ravel(), expected.ravel(), atol=1e-4)
 
 
 def test_benchmark_grid_with_padim(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The newcomer's path: `simplenet-demo`, then `anomalib predict` and the OpenVINO predict command on new images.
 
 The demo runs once (generated fabric data, small settings) as a subprocess, exactly as typed; the
-predict commands then use its checkpoint and exported model.
+predict commands then use its checkpoint and exported model. Those tests take minutes: they are marked
+``slow`` (``pytest -m slow`` runs them; ``.ci/run`` runs them after the default run).
 """
 
 import csv
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anomalib_simplenet.synthetic_dataset import make_demo_dataset, make_synthetic_dataset
+from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 BIN = Path(sys.executable).parent
 DEMO = shutil.which("simplenet-demo", path=str(BIN)) or "simplenet-demo"
@@ -47,6 +49,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     return output, summary["categories"][0], result.stdout
 
 
+@pytest.mark.slow
 def test_demo_prints_progress_metrics_and_where_everything_is(demo: tuple[Path, dict, str]) -> None:
     output, _, stdout = demo
     assert "[data] generating fabric" in stdout
@@ -57,6 +60,7 @@ def test_demo_prints_progress_metrics_and_where_everything_is(demo: tuple[Path, 
     assert (output / "summary.md").read_text().count("| fabric |") == 1
 
 
+@pytest.mark.slow
 def test_demo_finds_the_generated_defects(demo: tuple[Path, dict, str]) -> None:
     _, row, _ = demo
     assert row["image_AUROC"] > 0.85
@@ -65,6 +69,7 @@ def test_demo_finds_the_generated_defects(demo: tuple[Path, dict, str]) -> None:
     assert row["heat_inside_defects"] > 2 * row["heat_outside_defects"]  # the heat map lights up on the defects
 
 
+@pytest.mark.slow
 def test_demo_writes_a_picture_and_a_row_per_test_image(demo: tuple[Path, dict, str]) -> None:
     output, row, _ = demo
     rows = _rows(Path(row["predictions_csv"]))
@@ -79,6 +84,7 @@ def test_demo_writes_a_picture_and_a_row_per_test_image(demo: tuple[Path, dict, 
             assert picture.width >= 600
 
 
+@pytest.mark.slow
 def test_exported_model_agrees_with_torch(demo: tuple[Path, dict, str]) -> None:
     _, row, _ = demo
     assert Path(row["openvino_model"]).is_file()
@@ -86,6 +92,7 @@ def test_exported_model_agrees_with_torch(demo: tuple[Path, dict, str]) -> None:
     assert len(_rows(Path(row["openvino_predictions_csv"]))) == len(_rows(Path(row["predictions_csv"])))
 
 
+@pytest.mark.slow
 def test_anomalib_predict_on_a_folder_of_new_images(demo: tuple[Path, dict, str], tmp_path: Path) -> None:
     """`anomalib predict --model SimpleNet --ckpt_path ... --data <folder>`: pictures, a score table, the demo's scores."""
     _, row, _ = demo
@@ -109,19 +116,19 @@ def test_anomalib_predict_on_a_folder_of_new_images(demo: tuple[Path, dict, str]
         assert Path(r["visualization"]).is_file()
 
 
+@pytest.mark.slow
 def test_openvino_predict_command_on_one_image(demo: tuple[Path, dict, str], tmp_path: Path) -> None:
     _, row, _ = demo
     image = next(r for r in _rows(Path(row["predictions_csv"])) if r["gt_label"] == "1")
-    result = _run(
-        [sys.executable, "-m", "anomalib_simplenet.predict", "--model", row["openvino_model"], "--data", image["image_path"]],
-        cwd=tmp_path,
-    )
+    command = [sys.executable, "-m", "anomalib_simplenet.tools.predict", "--model", row["openvino_model"]]
+    result = _run([*command, "--data", image["image_path"]], cwd=tmp_path)
     first = result.stdout.splitlines()[0].split()
     assert float(first[0]) == pytest.approx(float(image["pred_score"]), abs=1e-4)
     assert first[1] == ("ANOMALOUS" if image["pred_label"] == "1" else "normal")
     assert len(_rows(tmp_path / "predictions" / "predictions.csv")) == 1
 
 
+@pytest.mark.slow
 def test_demo_on_your_own_folder(tmp_path: Path) -> None:
     """`--folder ROOT --normal-dir good --abnormal-dir defect --mask-dir masks`: anomalib's Folder datamodule."""
     make_synthetic_dataset(tmp_path / "mvtec", n_train=10, n_test_good=2, n_test_defective=4, image_size=96)

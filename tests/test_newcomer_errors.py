@@ -1,23 +1,13 @@
 """Mistakes a newcomer makes get one line that says what was wrong and what to do (exit status 2, no traceback)."""
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from anomalib.data import MVTecAD
-from anomalib.engine import Engine
-from anomalib.models import Padim
 
-from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.demo import main as demo_main
-from anomalib_simplenet.predict import main as predict_main
-from anomalib_simplenet.synthetic_dataset import make_synthetic_dataset
-
-ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+from anomalib_simplenet.tools.demo.cli import main as demo_main
+from anomalib_simplenet.tools.predict import main as predict_main
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 
 def _one_line_error(capsys: pytest.CaptureFixture, status: int, prefix: str) -> str:
@@ -97,29 +87,10 @@ def test_predict_given_a_checkpoint_instead_of_an_export(capsys: pytest.CaptureF
     assert "anomalib export" in line
 
 
-@pytest.fixture(scope="module")
-def padim_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
-    root = tmp_path_factory.mktemp("padim")
-    engine = Engine(default_root_dir=root, logger=False, enable_progress_bar=False)
-    model = Padim(backbone="resnet18", layers=["layer1", "layer2"], pre_trained=False, n_features=20)
-    engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0))
-    return Path(engine.trainer.checkpoint_callback.best_model_path)
+def test_image_suffixes_are_those_anomalib_reads() -> None:
+    """The tools check folders for the images anomalib's Folder dataset lists (torchvision's IMG_EXTENSIONS)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
 
+    from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES
 
-def test_checkpoint_from_another_model(padim_checkpoint: Path) -> None:
-    with pytest.raises(ValueError, match=r"not a SimpleNet checkpoint.*--model Padim") as error:
-        SimpleNet.load_from_checkpoint(padim_checkpoint)
-    assert "\n" not in str(error.value)
-
-
-def test_checkpoint_from_another_model_on_the_command_line(padim_checkpoint: Path, tmp_path: Path, synthetic_root: Path) -> None:
-    """`anomalib predict --model SimpleNet --ckpt_path <PaDiM's>`: the error at the end of the output says what to do."""
-    image = next((synthetic_root / "synthetic" / "test" / "good").iterdir())
-    result = subprocess.run(
-        [ANOMALIB, "predict", "--model", "SimpleNet", "--ckpt_path", str(padim_checkpoint), "--data", str(image)],
-        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "300"},
-    )  # fmt: skip
-    assert result.returncode != 0
-    error = " ".join(result.stderr.split()[-60:])  # the traceback's last words: our message (the console may wrap it)
-    assert "ValueError: This checkpoint is not a SimpleNet checkpoint" in error
-    assert "Load it with the model that trained it (e.g. --model Padim)" in error
+    assert IMAGE_SUFFIXES == IMG_EXTENSIONS

@@ -11,6 +11,8 @@ from PIL import Image
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
 
+pytestmark = pytest.mark.slow  # minutes: `pytest -m slow` (and .ci/run) runs it
+
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> tuple[nbformat.NotebookNode, Path]:

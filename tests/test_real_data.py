@@ -21,6 +21,8 @@ SHARED_BOTTLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mvtec
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "simplenet_lite0_cpu.yaml"
 SHORT_SCHEDULE = 10  # epochs
 
+pytestmark = pytest.mark.slow  # minutes: `pytest -m slow` (and .ci/run) runs it
+
 
 @pytest.mark.skipif(
     not (SHARED_BOTTLE / "bottle" / "train" / "good").is_dir(),

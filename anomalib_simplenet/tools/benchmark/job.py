@@ -1,6 +1,6 @@
 """One benchmark run, executed in its own process so that its peak memory is its own.
 
-``python -m anomalib_simplenet.benchmark.job JOB.json RESULT.json`` trains and tests one model on one
+``python -m anomalib_simplenet.tools.benchmark.job JOB.json RESULT.json`` trains and tests one model on one
 category with one seed (anomalib's datamodule, ``Engine`` and metrics), exports it to OpenVINO with
 ``Engine.export``, measures inference speed, and writes one flat row of results.
 """
@@ -28,7 +28,7 @@ from torch.nn import functional as F  # noqa: N812
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.lightning_model import SimpleNet
-from anomalib_simplenet.synthetic_dataset import make_demo_dataset
+from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
 
 from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights
 from .throughput import openvino_throughput, torch_throughput
@@ -99,7 +99,22 @@ def model_class_by_name(name: str) -> type[AnomalibModule]:
 
 
 class BackboneOnly(nn.Module):
-    """The reference floor: pre-processing plus the frozen feature extractor, nothing else."""
+    """The reference floor: pre-processing plus the frozen feature extractor, nothing else.
+
+    Example:
+        >>> import tempfile, timm
+        >>> from .config import BenchmarkConfig
+        >>> weights = tempfile.mktemp(suffix=".pth")
+        >>> torch.save(timm.create_model("resnet18").state_dict(), weights)
+        >>> config = BenchmarkConfig.from_dict({
+        ...     "models": ["SimpleNet"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"],
+        ...     "backbone": "resnet18", "layers": ["layer2", "layer3"], "image_size": 64,
+        ... })
+        >>> floor = BackboneOnly(config.jobs()[0], weights)
+        >>> [tuple(level.shape) for level in floor(torch.rand(1, 3, 100, 80))]  # resized to 64x64 first
+        [(1, 128, 8, 8), (1, 256, 4, 4)]
+
+    """
 
     def __init__(self, job: Job, weights: str | None) -> None:
         super().__init__()
@@ -215,13 +230,15 @@ def run(job: Job, work_dir: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Worker entry point: ``python -m anomalib_simplenet.benchmark.job JOB.json RESULT.json``."""
+    """Worker entry point: ``python -m anomalib_simplenet.tools.benchmark.job JOB.json RESULT.json``."""
     job_file, result_file = (argv or sys.argv[1:])[:2]
     job = Job.from_dict(json.loads(Path(job_file).read_text()))
     work_dir = Path(result_file).parent / f"work-{job.name}"
+    made_by_this_run = not work_dir.exists()
     row = run(job, work_dir)
     Path(result_file).write_text(json.dumps(row, indent=1))
-    shutil.rmtree(work_dir, ignore_errors=True)  # checkpoint and exported model: measured, not kept
+    if made_by_this_run:  # this run's scratch folder (checkpoint, exported model): measured, not kept
+        shutil.rmtree(work_dir, ignore_errors=True)  # a folder that was there before the run is left as it was
 
 
 if __name__ == "__main__":

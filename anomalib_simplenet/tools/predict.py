@@ -3,8 +3,8 @@
 ``anomalib export --export_type openvino`` (or ``simplenet-demo``) writes ``model.xml``; this runs it
 with anomalib's :class:`~anomalib.deploy.OpenVINOInferencer`, no torch model or checkpoint needed::
 
-    python -m anomalib_simplenet.predict --model results/demo/washer/openvino/model.xml --data path/to/images
-    python -m anomalib_simplenet.predict --model model.xml --data one_image.png --output my_predictions
+    python -m anomalib_simplenet.tools.predict --model results/demo/washer/openvino/model.xml --data path/to/images
+    python -m anomalib_simplenet.tools.predict --model model.xml --data one_image.png --output my_predictions
 
 It prints one line per image (score, label, path) and writes ``<output>/predictions.csv`` (image_path,
 pred_score, pred_label, label, gt_label, visualization) and one picture per image (image, heat map,
@@ -12,8 +12,12 @@ predicted defect outline, captioned with the score). Scores are anomalib's norma
 is anomalous. The heat map covers the whole picture when the model resized without a centre crop (as
 the demo's models do); a model trained with a crop maps only the central crop.
 
+What it imports: the checks of the options need only the standard library; the table and captions
+(:mod:`anomalib_simplenet.predictions`) torch, torchvision and PIL, not Lightning. anomalib's
+``anomalib.deploy``, imported only to score, imports torch and Lightning itself (anomalib 2.7).
+
 Example:
-    >>> from anomalib_simplenet.predict import build_parser
+    >>> from anomalib_simplenet.tools.predict import build_parser
     >>> build_parser().parse_args(["--model", "model.xml", "--data", "images"]).output
     PosixPath('predictions')
 
@@ -25,9 +29,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from anomalib_simplenet.visualizer import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
+from anomalib_simplenet.predictions import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
+from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under, is_image
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 # Full precision on the CPU plugin: its default on bf16-capable processors moves scores by about 1e-2.
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
@@ -35,13 +39,21 @@ logger = logging.getLogger(__name__)
 
 
 class PredictError(Exception):
-    """A mistake in the input, reported as one line that says what to do."""
+    """A mistake in the input, reported as one line that says what to do.
+
+    Example:
+        >>> find_images(Path("/no/such/images"))
+        Traceback (most recent call last):
+        ...
+        anomalib_simplenet.tools.predict.PredictError: --data '/no/such/images' not found: pass an image or a folder of images.
+
+    """
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options."""
     parser = argparse.ArgumentParser(
-        prog="python -m anomalib_simplenet.predict",
+        prog="python -m anomalib_simplenet.tools.predict",
         description="Score images with an exported (OpenVINO) SimpleNet model; write predictions.csv and heat-map pictures.",
     )
     parser.add_argument("--model", type=Path, required=True, help="exported model: .../weights/openvino/model.xml (or .onnx)")
@@ -60,14 +72,14 @@ def find_images(data: Path) -> list[Path]:
     """
     data = data.expanduser()
     if data.is_file():
-        if data.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image(data):
             msg = f"'{data}' is not an image ({', '.join(sorted(IMAGE_SUFFIXES))}): pass an image or a folder with --data."
             raise PredictError(msg)
         return [data]
     if not data.is_dir():
         msg = f"--data '{data}' not found: pass an image or a folder of images."
         raise PredictError(msg)
-    images = sorted(path for path in data.rglob("*") if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file())
+    images = images_under(data)
     if not images:
         msg = f"no images in '{data}' ({', '.join(sorted(IMAGE_SUFFIXES))}): put images there or pass another folder with --data."
         raise PredictError(msg)

@@ -1,0 +1,9 @@
+"""The tools around the model: they use the core (``anomalib_simplenet``), and the core never imports them.
+
+* :mod:`.demo` -- ``simplenet-demo``: train, test, draw and export, offline, on generated or real data.
+* :mod:`.benchmark` -- ``simplenet-benchmark``: SimpleNet side by side with anomalib's models, speed included.
+* :mod:`.predict` -- ``python -m anomalib_simplenet.tools.predict``: an exported model on new images.
+* :mod:`.plots` -- heat-map grids and score histograms.
+* :mod:`.synthetic_dataset`, :mod:`.demo_dataset` -- generated MVTec-layout data for the tests and the demo.
+* :mod:`.image_files` -- which files are images, for the tools' checks of a folder.
+"""
