@@ -1,0 +1,119 @@
+"""The package's plan held against its code: the core never imports the tools, no import circle, every module says what it is.
+
+Read from the source (every import statement, also those inside functions), so nothing is run and a lazy
+import cannot hide an arrow.
+"""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "anomalib_simplenet"
+TOOLS = "anomalib_simplenet.tools"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str) -> set[str]:
+    """The package's modules that module ``name`` imports, absolute or relative, at the top or inside a function."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, *([node.module] if node.module else [])])
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        found |= {target for target in targets if target in MODULES and target != name}
+    return found
+
+
+GRAPH = {name: _imports(name) for name in MODULES}
+
+
+def test_the_plan_is_read() -> None:
+    """The reading of imports works: known arrows are found (a broken reader would make the other tests pass vacuously)."""
+    assert "anomalib_simplenet.torch_model" in GRAPH["anomalib_simplenet.lightning_model"]
+    assert "anomalib_simplenet.components" in GRAPH["anomalib_simplenet.torch_model"]
+    assert "anomalib_simplenet.tools.demo.plan" in GRAPH["anomalib_simplenet.tools.demo.run"]  # relative: from .plan import
+    assert (
+        "anomalib_simplenet.tools.plots" in GRAPH["anomalib_simplenet.tools.demo.run"]
+    )  # from anomalib_simplenet.tools import plots
+    assert "anomalib_simplenet.lightning_model" in GRAPH["anomalib_simplenet._anomalib_hook"]  # inside a function
+
+
+@pytest.mark.parametrize("name", sorted(name for name in MODULES if not name.startswith(TOOLS)))
+def test_the_core_imports_no_tool(name: str) -> None:
+    """Everything `anomalib train --model SimpleNet` needs stands on its own: no arrow from the core to the tools."""
+    assert not [target for target in GRAPH[name] if target.startswith(TOOLS)]
+
+
+def test_no_import_circle() -> None:
+    """No module reaches itself through the imports of the package, direct or lazy."""
+    circles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for target in sorted(GRAPH[name]):
+            if target in path:
+                circles.append([*path[path.index(target) :], target])
+            elif target not in done:
+                visit(target, [*path, target])
+        done.add(name)
+
+    done: set[str] = set()
+    for name in sorted(MODULES):
+        if name not in done:
+            visit(name, [name])
+    assert circles == []
+
+
+def test_the_prediction_table_needs_no_lightning() -> None:
+    """The table, captions and the model's view serve the exported-model command: no Lightning, no anomalib there."""
+    tree = ast.parse(MODULES["anomalib_simplenet.predictions"].read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert not [name for name in imported if name.split(".")[0] in {"lightning", "anomalib"}]
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_every_module_says_what_it_is(name: str) -> None:
+    docstring = ast.get_docstring(ast.parse(MODULES[name].read_text())) or ""
+    assert docstring, name
+    assert len(docstring.splitlines()[0]) > 20, name
+
+
+def test_every_public_class_shows_how_it_is_used() -> None:
+    """Each public class's docstring has a runnable example (the package's doctests run with the tests)."""
+    missing = [
+        f"{name}.{node.name}"
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_") and ">>>" not in (ast.get_docstring(node) or "")
+    ]
+    assert missing == []
+
+
+def test_the_readme_layout_names_every_module() -> None:
+    """The README's Layout section has a line for each module (package faces and ``__main__`` aside)."""
+    readme = (ROOT / "README.md").read_text()
+    layout = re.search(r"^## Layout\n(.*?)^## ", readme, flags=re.DOTALL | re.MULTILINE)
+    assert layout, "README.md has no '## Layout' section"
+    modules = [
+        path.relative_to(PACKAGE).as_posix() for path in MODULES.values() if path.name not in {"__init__.py", "__main__.py"}
+    ]
+    assert [module for module in modules if f"{module}`" not in layout.group(1)] == []
