@@ -117,3 +117,21 @@ def test_the_readme_layout_names_every_module() -> None:
         path.relative_to(PACKAGE).as_posix() for path in MODULES.values() if path.name not in {"__init__.py", "__main__.py"}
     ]
     assert [module for module in modules if f"{module}`" not in layout.group(1)] == []
+
+
+def test_the_anomalib_model_mirrors_the_torch_models_arguments() -> None:
+    """SimpleNet and SimpleNetModel (and FeatureExtractor, for its part) take the same architecture arguments, with
+    the same defaults, in the same order: the anomalib model hands them on by name (torch_model.TORCH_MODEL_ARGUMENTS)."""
+    import inspect
+
+    from anomalib_simplenet import SimpleNet
+    from anomalib_simplenet.components import FeatureExtractor
+    from anomalib_simplenet.torch_model import SimpleNetModel
+
+    def defaults(cls: type) -> dict:
+        return {name: p.default for name, p in inspect.signature(cls).parameters.items()}
+
+    torch_model, anomalib_model, extractor = defaults(SimpleNetModel), defaults(SimpleNet), defaults(FeatureExtractor)
+    assert list(anomalib_model)[: len(torch_model)] == list(torch_model)
+    assert {name: anomalib_model[name] for name in torch_model} == torch_model
+    assert {name: torch_model[name] for name in extractor} == extractor
