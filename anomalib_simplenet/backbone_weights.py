@@ -138,6 +138,7 @@ def load_backbone_weights(feature_model: nn.Module, backbone: str, path: str | P
         >>> torch.save(timm.create_model("resnet18").state_dict(), path)
         >>> features = timm.create_model("resnet18", features_only=True, out_indices=(1, 2))
         >>> load_backbone_weights(features, "resnet18", path)
+        >>> Path(path).unlink()
 
     """
     source = read_state_dict(path)

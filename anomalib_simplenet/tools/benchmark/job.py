@@ -103,7 +103,7 @@ class BackboneOnly(nn.Module):
 
     Example:
         >>> import tempfile, timm
-        >>> from .config import BenchmarkConfig
+        >>> from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
         >>> weights = tempfile.mktemp(suffix=".pth")
         >>> torch.save(timm.create_model("resnet18").state_dict(), weights)
         >>> config = BenchmarkConfig.from_dict({
@@ -113,6 +113,7 @@ class BackboneOnly(nn.Module):
         >>> floor = BackboneOnly(config.jobs()[0], weights)
         >>> [tuple(level.shape) for level in floor(torch.rand(1, 3, 100, 80))]  # resized to 64x64 first
         [(1, 128, 8, 8), (1, 256, 4, 4)]
+        >>> Path(weights).unlink()
 
     """
 
