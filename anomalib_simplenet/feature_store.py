@@ -11,8 +11,8 @@ How it fits into Lightning's loop, step by step:
    transform attached to the training dataset itself, where anomalib's datamodules put
    ``train_augmentations`` --, when the training dataloader was passed without a datamodule, when
    its sampler is not a plain random or sequential one, when Lightning limits or reloads training
-   batches, or when the schedule has a single epoch. Each case is logged with its reason; training
-   then extracts features in every epoch, exactly as without a store.
+   batches, or when the schedule has a single epoch (:mod:`.feature_store_eligibility`). Each case is
+   logged with its reason; training then extracts features in every epoch, exactly as without a store.
 2. The first epoch of every fit trains on images as usual, and :meth:`FeatureStore.record` writes
    each batch's features into one preallocated tensor at the dataset index of their image. Its size
    is known at the first batch; above the memory budget the store steps aside, with a log line
@@ -29,56 +29,22 @@ How it fits into Lightning's loop, step by step:
 
 import logging
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from anomalib.data.transforms import ExportableCenterCrop
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
-from torchvision.transforms import v2
+
+from .feature_store_eligibility import reasons_to_extract_every_epoch
 
 logger = logging.getLogger(__name__)
 
-# Transforms whose output depends only on their input. Anything else in a training pipeline
-# (RandomCrop, ColorJitter, a user's own class or Lambda, ...) may be random, and then features must be recomputed.
-DETERMINISTIC_TRANSFORMS = (
-    v2.Compose,
-    v2.Resize,
-    v2.CenterCrop,
-    ExportableCenterCrop,
-    v2.Normalize,
-    v2.ToDtype,
-    v2.ToImage,
-    v2.ToPureTensor,
-    v2.Identity,
-    v2.Grayscale,
-    v2.Pad,
-)
 STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 # Keep the store on the GPU only if it takes at most this share of the GPU memory free at the start of training.
 GPU_SHARE = 0.5
-
-
-def find_random_transforms(transforms: Iterable[object | None]) -> list[str]:
-    """Names of the transforms, searched through ``Compose``, not known to be deterministic.
-
-    Example:
-        >>> from torchvision.transforms import v2
-        >>> find_random_transforms([v2.Compose([v2.Resize(256), v2.RandomHorizontalFlip()]), None])
-        ['RandomHorizontalFlip']
-
-    """
-    found: list[str] = []
-    for transform in transforms:
-        if transform is None:
-            continue
-        if type(transform) not in DETERMINISTIC_TRANSFORMS:
-            found.append(type(transform).__name__)
-        found.extend(find_random_transforms(getattr(transform, "transforms", [])))
-    return found
 
 
 def default_budget_mb() -> float:
@@ -200,7 +166,7 @@ class FeatureStore(Callback):
     def start(self, trainer: Trainer, model_transform: object | None) -> None:
         """Empty the store and decide whether this fit can use ``trainer``'s training data with ``model_transform``."""
         self.clear()
-        reason = next(self._reasons_to_extract_every_epoch(trainer, model_transform), None)
+        reason = next(reasons_to_extract_every_epoch(trainer, model_transform, self.budget_mb), None)
         if reason:
             logger.info("Feature store off: %s. Backbone features are recomputed in every epoch.", reason)
             return
@@ -210,34 +176,6 @@ class FeatureStore(Callback):
         for index, path in enumerate(paths):
             self._index_of.setdefault(str(path), []).append(index)
         self.active = True
-
-    def _reasons_to_extract_every_epoch(self, trainer: Trainer, model_transform: object | None) -> Iterator[str]:
-        """Why features cannot be kept for this fit, first reason first (lazily: the checks build on each other)."""
-        if self.budget_mb == 0:
-            yield "turned off (feature_store_mb=0)"
-        if trainer.datamodule is None:
-            yield "training dataloaders were passed without a datamodule, so the training data cannot be checked"
-        combined = getattr(trainer.fit_loop, "_combined_loader", None)
-        if not isinstance(combined, CombinedLoader) or len(combined.flattened) != 1:
-            yield "the trainer does not hold exactly one training dataloader"
-        loader = combined.flattened[0]
-        dataset = getattr(loader, "dataset", None)
-        if not isinstance(loader, DataLoader) or "image_path" not in getattr(dataset, "samples", {}):
-            yield "the training data is not an anomalib dataset with image paths"
-        random_transforms = find_random_transforms([model_transform])
-        random_augmentations = find_random_transforms([getattr(dataset, "augmentations", None)])
-        if random_transforms or random_augmentations:
-            where = [f"{names} in the model's pre-processor" for names in [random_transforms] if names]
-            where += [f"{names} attached to the training dataset" for names in [random_augmentations] if names]
-            yield f"the training transform may be random ({'; '.join(where)})"
-        if type(loader.sampler) not in {RandomSampler, SequentialSampler} or loader.batch_size is None:
-            yield f"the training dataloader uses a custom sampler ({type(loader.batch_sampler).__name__})"
-        if trainer.reload_dataloaders_every_n_epochs:
-            yield "reload_dataloaders_every_n_epochs is set"
-        if trainer.num_training_batches != len(loader):
-            yield f"the trainer runs {trainer.num_training_batches} of {len(loader)} training batches per epoch"
-        if trainer.max_epochs is not None and 0 <= trainer.max_epochs <= 1 + trainer.current_epoch:
-            yield "this fit has a single epoch"
 
     def record(self, image_paths: Sequence[str] | None, features: torch.Tensor) -> None:
         """During the first epoch of a fit: keep ``features`` of the images at ``image_paths``."""

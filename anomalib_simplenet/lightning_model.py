@@ -7,12 +7,10 @@ fit), :mod:`.data_checks` (bad input named by file), :mod:`.training_checks` (a 
 :mod:`.visualizer` (captioned heat maps and ``predictions.csv``).
 """
 
-import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from anomalib import LearningType
 from anomalib.data import Batch
 from anomalib.metrics import AUPRO, AUROC, Evaluator, F1Score
@@ -35,8 +33,9 @@ from .components import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale,
 from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
 from .feature_store import FeatureStore, StoredFeatureBatch
 from .image_score import ImagePooling
+from .image_score_statistics import ImageScoreStatistics
 from .pre_processing import simplenet_pre_processor
-from .schedule import apply_default_schedule, last_epoch_ends, validate_once_at_end
+from .schedule import apply_default_schedule, validate_once_at_end
 from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
 from .training_checks import LearningCheck
 from .visualizer import ScoredImageVisualizer
@@ -135,7 +134,7 @@ class SimpleNet(AnomalibModule):
         self.max_epochs = max_epochs
         self.feature_store = feature_store
         self.learning_check = LearningCheck()
-        self._image_score_stale = False  # the head changed since the image score's statistics were fitted
+        self.image_score_statistics = ImageScoreStatistics(feature_store)
 
     @classmethod
     def configure_pre_processor(
@@ -177,8 +176,8 @@ class SimpleNet(AnomalibModule):
         )
 
     def configure_callbacks(self) -> list[Callback]:
-        """Return anomalib's pre/post-processor, evaluator and visualizer callbacks, and the feature store."""
-        return [*super().configure_callbacks(), self.feature_store]
+        """Return anomalib's callbacks and SimpleNet's: image-score statistics (before the store frees), store, learning check."""
+        return [*super().configure_callbacks(), self.image_score_statistics, self.feature_store, self.learning_check]
 
     @property
     def trainer(self) -> Trainer:
@@ -200,10 +199,9 @@ class SimpleNet(AnomalibModule):
             self._backbone_ready = True
 
     def on_train_start(self) -> None:
-        """Check the training data, validate once at the end of the schedule; the learning check is due again."""
+        """Check the training data and validate once, at the end of the schedule."""
         check_training_data(self.trainer)
         validate_once_at_end(self.trainer)
-        self.learning_check.start()
 
     def training_step(self, batch: Batch | StoredFeatureBatch, *args, **kwargs) -> STEP_OUTPUT:
         """One optimisation step of the adaptor and discriminator, on images or on their stored features."""
@@ -215,48 +213,8 @@ class SimpleNet(AnomalibModule):
             features = self.model.feature_extractor(batch.image)
             self.feature_store.record(batch.image_path, features)
         loss = self.model.compute_loss(features)
-        self._image_score_stale = True
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(features))
         return loss
-
-    def on_train_epoch_end(self) -> None:
-        """Report a discriminator that learns nothing (once, after 100 steps); after the last epoch, fit the image score."""
-        last_epoch = last_epoch_ends(self.trainer)
-        loss = self.trainer.callback_metrics.get("train_loss")
-        loss = None if loss is None else float(loss)
-        self.learning_check.after_epoch(self.model, loss, self.trainer.global_step, self.current_epoch + 1, last_epoch)
-        if last_epoch:
-            self._fit_image_score()
-
-    def on_validation_start(self) -> None:
-        """Before validating during a fit, fit the image score's statistics to the head as it is now."""
-        if self.trainer.state.fn == TrainerFn.FITTING:
-            self._fit_image_score()
-
-    def on_train_end(self) -> None:
-        """Fit the image score if a fit ended where no epoch end saw it coming."""
-        self._fit_image_score()
-
-    @torch.no_grad()
-    def _fit_image_score(self) -> None:
-        """Fit the per-location statistics of ``image_score='standardised_max'`` on the training images' patch scores."""
-        if not (self._image_score_stale and self.model.image_score.needs_statistics):
-            return
-        was_training = self.model.training
-        self.model.eval()
-        stored = self.feature_store.complete_features()
-        if stored is not None:  # every training image's features are in memory: no image is read
-            batches = (features.to(self.device, torch.float32) for features in stored.split(32))
-        else:
-            transform = getattr(self.pre_processor, "transform", None) or nn.Identity()
-            batches = (  # the batches the trainer trains on (limit_train_batches included)
-                self.model.feature_extractor(transform(batch.image.to(self.device)))
-                for batch in itertools.islice(self.trainer.train_dataloader, self.trainer.num_training_batches)
-            )
-        scores = torch.cat([self.model.patch_scores(features) for features in batches])
-        self.model.image_score.fit(scores)
-        self._image_score_stale = False
-        self.model.train(was_training)
 
     def validation_step(self, batch: Batch, *args, **kwargs) -> STEP_OUTPUT:
         """Score a validation batch: image scores and anomaly maps."""

@@ -4,11 +4,15 @@ When the discriminator cannot tell the noisy (anomalous) features from the norma
 loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.loss.TruncatedL1Loss.cannot_separate`) and the
 model will find no defects. That happens when the noise is far below the spread of the features, e.g. the
 paper's absolute ``noise_std=0.015`` on a backbone whose features are large. :class:`LearningCheck` looks
-once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of a shorter fit.
+once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of a shorter fit. It is a
+Lightning callback, which :class:`~anomalib_simplenet.SimpleNet` returns from ``configure_callbacks``.
 """
 
 import logging
 
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from .schedule import last_epoch_ends
 from .torch_model import SimpleNetModel
 
 logger = logging.getLogger(__name__)
@@ -17,7 +21,7 @@ logger = logging.getLogger(__name__)
 LEARNING_CHECK_STEPS = 100
 
 
-class LearningCheck:
+class LearningCheck(Callback):
     """Warn once per fit when the training loss shows a discriminator that learns nothing.
 
     Example:
@@ -35,9 +39,16 @@ class LearningCheck:
     def __init__(self) -> None:
         self.done = False
 
-    def start(self) -> None:
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Make the check due again: a new fit begins."""
+        del trainer, pl_module
         self.done = False
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Look at the epoch's mean training loss (``train_loss``) if the check is due."""
+        loss = trainer.callback_metrics.get("train_loss")
+        loss = None if loss is None else float(loss)
+        self.after_epoch(pl_module.model, loss, trainer.global_step, trainer.current_epoch + 1, last_epoch_ends(trainer))
 
     def after_epoch(self, model: SimpleNetModel, loss: float | None, steps: int, epochs: int, last_epoch: bool) -> bool:
         """Look at the epoch's mean training ``loss`` if the check is due; return whether it warned."""

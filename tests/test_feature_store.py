@@ -12,7 +12,8 @@ from anomalib.pre_processing import PreProcessor
 from lightning.pytorch import Callback
 from torchvision.transforms import v2
 
-from anomalib_simplenet.feature_store import FeatureStore, StoredFeatureBatch, find_random_transforms
+from anomalib_simplenet.feature_store import FeatureStore, StoredFeatureBatch
+from anomalib_simplenet.feature_store_eligibility import find_random_transforms
 
 N_TRAIN = 16  # training images of the session's synthetic dataset
 
