@@ -9,6 +9,8 @@
   say which torch model its weights fit.
 * :func:`save_rng_state` / :func:`restore_rng_state` -- a fit resumed from its last checkpoint continues
   the interrupted fit's random draws, and so ends with the same model.
+* :class:`CheckpointHooks` -- the Lightning hooks that apply all of the above, mixed into
+  :class:`~anomalib_simplenet.SimpleNet`.
 """
 
 import logging
@@ -18,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 
-from .torch_model import TORCH_MODEL_ARGUMENTS
+from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
 
 logger = logging.getLogger(__name__)
 
@@ -143,3 +146,48 @@ def restore_rng_state(checkpoint: dict[str, Any]) -> None:
     torch.set_rng_state(checkpoint[RNG_STATE_KEY]["torch"])
     if "cuda" in checkpoint[RNG_STATE_KEY] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint[RNG_STATE_KEY]["cuda"])
+
+
+class CheckpointHooks:
+    """Checkpoint hooks of :class:`~anomalib_simplenet.SimpleNet`: refuse bad files, adopt the saved architecture.
+
+    A mixin placed before ``AnomalibModule`` in SimpleNet's bases; every hook calls the base class's too.
+
+    Example:
+        >>> from anomalib_simplenet import SimpleNet
+        >>> SimpleNet.__mro__[1].__name__
+        'CheckpointHooks'
+
+    """
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
+        super().on_save_checkpoint(checkpoint)
+        save_rng_state(checkpoint)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Check that the checkpoint is SimpleNet's and take its architecture; its weights need no download.
+
+        When the checkpoint was trained with another backbone, levels or widths than this instance's
+        arguments (``anomalib predict --model SimpleNet --ckpt_path ...`` builds the defaults first), the torch
+        model is rebuilt with the checkpoint's settings so its weights fit.
+
+        Raises:
+            ValueError: If the checkpoint was saved by another model (one line saying which file to use).
+
+        """
+        refuse_foreign_checkpoint(checkpoint)
+        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}))
+        if wanted is not None:
+            self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
+            self.hparams.update(wanted)
+        super().on_load_checkpoint(checkpoint)
+        self._backbone_ready = True
+        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
+            restore_rng_state(checkpoint)  # resuming: continue the interrupted fit's draws
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: str | Path, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        """Load a SimpleNet checkpoint; a damaged or truncated file is named as such."""
+        check_checkpoint_file(checkpoint_path)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)

@@ -3,12 +3,12 @@
 Each step hands its work to a named part beside it: :mod:`.pre_processing` (the default pre-processor),
 :mod:`.schedule` (whose epoch count applies), :mod:`.feature_store` (one backbone pass per training image per
 fit), :mod:`.data_checks` (bad input named by file), :mod:`.training_checks` (a fit that learns nothing),
-:mod:`.checkpoint` (foreign and damaged checkpoints, the saved architecture, the random state) and
-:mod:`.visualizer` (captioned heat maps and ``predictions.csv``).
+:mod:`.image_score_statistics` (the standardised image score, fitted on the final head), :mod:`.checkpoint`
+(foreign and damaged checkpoints, the saved architecture, the random state: the ``CheckpointHooks`` mixin)
+and :mod:`.visualizer` (captioned heat maps and ``predictions.csv``).
 """
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from anomalib import LearningType
@@ -18,17 +18,10 @@ from anomalib.models.components import AnomalibModule
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 
-from .checkpoint import (
-    architecture_to_adopt,
-    check_checkpoint_file,
-    refuse_foreign_checkpoint,
-    restore_rng_state,
-    save_rng_state,
-)
+from .checkpoint import CheckpointHooks
 from .components import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
 from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
 from .feature_store import FeatureStore, StoredFeatureBatch
@@ -41,7 +34,7 @@ from .training_checks import LearningCheck
 from .visualizer import ScoredImageVisualizer
 
 
-class SimpleNet(AnomalibModule):
+class SimpleNet(CheckpointHooks, AnomalibModule):
     """SimpleNet (Liu et al., CVPR 2023) for anomalib: train on good images, score defects per pixel.
 
     Training runs a fixed schedule and keeps its final state; nothing is selected on validation
@@ -223,38 +216,6 @@ class SimpleNet(AnomalibModule):
         return batch.update(**self.model(batch.image)._asdict())
 
     test_step = predict_step = validation_step  # the same scoring, with the same input check
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
-        super().on_save_checkpoint(checkpoint)
-        save_rng_state(checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Check that the checkpoint is SimpleNet's and take its architecture; its weights need no download.
-
-        When the checkpoint was trained with another backbone, levels or widths than this instance's
-        arguments (``anomalib predict --model SimpleNet --ckpt_path ...`` builds the defaults first), the torch
-        model is rebuilt with the checkpoint's settings so its weights fit (:mod:`.checkpoint`).
-
-        Raises:
-            ValueError: If the checkpoint was saved by another model (one line saying which file to use).
-
-        """
-        refuse_foreign_checkpoint(checkpoint)
-        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}))
-        if wanted is not None:
-            self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
-            self.hparams.update(wanted)
-        super().on_load_checkpoint(checkpoint)
-        self._backbone_ready = True
-        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
-            restore_rng_state(checkpoint)  # resuming: continue the interrupted fit's draws
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: str | Path, *args, **kwargs) -> "SimpleNet":  # type: ignore[override]
-        """Load a SimpleNet checkpoint; a damaged or truncated file is named as such."""
-        check_checkpoint_file(checkpoint_path)
-        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:

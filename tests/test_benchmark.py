@@ -117,6 +117,7 @@ def test_target_checks_read_the_summary() -> None:
         "fit_s_mean": [None, 300.0, 200.0, 20.0],
         "image_AUROC_mean": [None, 1.0, 1.0, 0.99],
         "pixel_AUROC_mean": [None, 0.970, 0.976, 0.96],
+        "pixel_AUPRO_mean": [None, 0.885, 0.90, 0.85],
     })  # fmt: skip
     checks = {name: met for name, met, _ in target_checks(summary)}
     assert checks["torch CPU b1: SimpleNet >= 3x PatchCore img/s"] is True  # 3.2x
@@ -126,6 +127,24 @@ def test_target_checks_read_the_summary() -> None:
     assert checks["SimpleNet training < PatchCore fit (wall time)"] is False
     assert checks["SimpleNet image AUROC >= PatchCore"] is True
     assert checks["SimpleNet pixel AUROC >= PatchCore - 0.005"] is False  # 0.006 behind
+    assert checks["SimpleNet PRO >= PatchCore - 0.02"] is True  # 1.5 points behind
+
+
+def test_accuracy_targets_are_checked_per_category() -> None:
+    """A lead on one category must not hide a gap on another."""
+    summary = pd.DataFrame({
+        "model": ["SimpleNet", "Patchcore"] * 2,
+        "category": ["bottle", "bottle", "macaroni1", "macaroni1"],
+        "seeds": [3] * 4,
+        "image_AUROC_mean": [1.0, 0.85, 0.80, 0.90],
+        "pixel_AUROC_mean": [0.99, 0.97, 0.90, 0.95],
+        "pixel_AUPRO_mean": [0.95, 0.90, 0.70, 0.80],
+    })  # fmt: skip
+    checks = {name: met for name, met, _ in target_checks(summary)}
+    assert checks["bottle: SimpleNet image AUROC >= PatchCore"] is True
+    assert checks["macaroni1: SimpleNet image AUROC >= PatchCore"] is False  # the averages (0.900 vs 0.875) would pass
+    assert checks["bottle: SimpleNet PRO >= PatchCore - 0.02"] is True
+    assert checks["macaroni1: SimpleNet PRO >= PatchCore - 0.02"] is False
 
 
 def test_shipped_benchmark_config_is_valid() -> None:
