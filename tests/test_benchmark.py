@@ -1,5 +1,7 @@
 """`simplenet-benchmark`: a real (tiny) run end to end (marked slow: minutes), its report, and its config errors."""
 
+import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -8,9 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
-from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, target_checks
+from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
 
 REPO = Path(__file__).resolve().parents[1]
 COMMAND = str(Path(sys.executable).parent / "simplenet-benchmark")  # the installed console script
@@ -153,6 +156,35 @@ def test_shipped_benchmark_config_is_valid() -> None:
     assert len(config.jobs()) == 1 + 3 * 3  # backbone-only + three models x three seeds
     for model in config.models:
         model_class_by_name(model.name)
+
+
+def test_side_by_side_config_can_be_run_in_parts() -> None:
+    """--models, --categories and --seeds cut the committed side-by-side config into calls of one output folder."""
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    assert config.categories == ("bottle", "macaroni1", "fabric", "washer")
+    assert len(config.jobs()) == 4 + 3 * 4 * 3
+    part = _apply_overrides(config, argparse.Namespace(models=["Patchcore"], categories=["macaroni1"], seeds=[0]))
+    assert [job.name for job in part.jobs()] == ["backbone-only-macaroni1-seed0", "Patchcore-macaroni1-seed0"]
+    assert part.data_for("macaroni1")["class_path"] == "Visa"
+    with pytest.raises(BenchmarkConfigError, match="matches none of the config's categories"):
+        _apply_overrides(config, argparse.Namespace(models=None, categories=["carpet"], seeds=None))
+
+
+def test_report_covers_the_runs_of_every_call_into_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    runs = [("Padim", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 1), ("SimpleNet", "bottle", 0)]
+    runs += [("backbone-only", "bottle", 0)]
+    for model, category, seed in runs:  # as three calls with --models would leave them
+        row = {"model": model, "category": category, "seed": seed, "image_AUROC": 0.9}
+        (tmp_path / "runs" / f"{model}-{category}-seed{seed}.json").write_text(json.dumps(row))
+    (tmp_path / "runs" / "Patchcore-bottle-seed0.job.json").write_text("{}")  # a run that never finished
+    config = {"models": [{"name": "SimpleNet"}, {"name": "Padim"}], "categories": ["washer", "bottle"]}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    order = [tuple(row) for row in collect_runs(tmp_path)[["model", "category", "seed"]].itertuples(index=False)]
+    assert order == [
+        ("backbone-only", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 0),
+        ("SimpleNet", "bottle", 1), ("Padim", "bottle", 0),
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

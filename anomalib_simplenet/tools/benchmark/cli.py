@@ -95,18 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="results folder (default: runs/simplenet-benchmark/<config name>-<date>)")
     parser.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     parser.add_argument("--models", nargs="+", help="keep only these models of the config")
-    parser.add_argument("--report", type=Path, metavar="DIR", help="only redraw tables and plots from DIR/runs.csv")
+    parser.add_argument("--categories", nargs="+", help="keep only these categories of the config")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="only redraw tables and plots from the finished runs in DIR")
     parser.add_argument("--readme", type=Path, help="also write the results block of this README")
     args = parser.parse_args(argv)
-    import pandas as pd  # noqa: PLC0415
 
-    from .report import update_readme, write_report  # noqa: PLC0415
+    from .report import collect_runs, update_readme, write_report  # noqa: PLC0415
 
     try:
         if args.report:
             output = args.report
-            if not (output / "runs.csv").is_file():
-                parser.error(f"{output / 'runs.csv'} not found: --report takes the folder of an earlier run.")
+            if not (output / "runs.csv").is_file() and not any((output / "runs").glob("*.json")):
+                parser.error(f"no finished runs in {output}: --report takes the folder of an earlier run.")
             header = (output / "header.md").read_text().strip() if (output / "header.md").exists() else "## Benchmark"
         else:
             if args.config is None:
@@ -123,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             if not rows:
                 print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)
                 return 1
-            pd.DataFrame.from_records(rows).to_csv(output / "runs.csv", index=False)
             header = _header(config, info, command)
             (output / "header.md").write_text(header + "\n")
-        markdown = write_report(pd.read_csv(output / "runs.csv"), output, header)
+        runs = collect_runs(output)  # this call's runs and those of earlier calls into the same folder
+        runs.to_csv(output / "runs.csv", index=False)
+        markdown = write_report(runs, output, header)
         if args.readme:
             update_readme(args.readme, output)
     except BenchmarkConfigError as error:
@@ -141,6 +142,17 @@ def _apply_overrides(config: BenchmarkConfig, args: argparse.Namespace) -> Bench
     content = config.to_dict()
     if args.seeds:
         content["seeds"] = args.seeds
+    if args.categories:
+        wanted = set(args.categories)
+        if isinstance(content["data"], list):
+            entries = [{**entry, "categories": [c for c in entry["categories"] if c in wanted]} for entry in content["data"]]
+            content["data"] = [entry for entry in entries if entry["categories"]]
+            content.pop("categories", None)
+        else:
+            content["categories"] = [category for category in content["categories"] if category in wanted]
+        if not content["data"] or not content.get("categories", True):
+            msg = f"--categories {args.categories} matches none of the config's categories {list(config.categories)}."
+            raise BenchmarkConfigError(msg)
     if args.models:
         kept = [model for model in content["models"] if model["name"].lower() in {name.lower() for name in args.models}]
         if not kept:

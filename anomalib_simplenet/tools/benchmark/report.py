@@ -1,5 +1,6 @@
 """Turn the rows of a benchmark run into a summary table, markdown, plots and the README's results block."""
 
+import json
 import re
 from pathlib import Path
 
@@ -22,6 +23,39 @@ ACCURACY_TARGETS = (
     ("pixel_AUPRO", 0.02, "PRO >= PatchCore - 0.02"),
 )
 README_BEGIN, README_END = "<!-- benchmark-results:begin -->", "<!-- benchmark-results:end -->"
+
+
+def collect_runs(output: Path) -> pd.DataFrame:
+    """Every finished run in ``output/runs/``: all invocations into this folder, in the config's order.
+
+    A comparison may be assembled from several calls into one ``--output`` (one model per call, say): each
+    call adds its runs, and the report covers them all. Rows are ordered backbone-only first, then by the
+    model order of ``output/config.json``, category and seed. Without a ``runs/`` folder: ``runs.csv``.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()); (folder / "runs").mkdir()
+        >>> for name, model in (("b", "SimpleNet"), ("a", "backbone-only")):
+        ...     _ = (folder / "runs" / f"{name}.json").write_text(json.dumps({"model": model, "category": "c", "seed": 0}))
+        >>> list(collect_runs(folder)["model"])
+        ['backbone-only', 'SimpleNet']
+
+    """
+    files = [path for path in sorted((output / "runs").glob("*.json")) if not path.name.endswith(".job.json")]
+    if not files:
+        return pd.read_csv(output / "runs.csv")
+    runs = pd.DataFrame.from_records([json.loads(path.read_text()) for path in files])
+    config = json.loads((output / "config.json").read_text()) if (output / "config.json").exists() else {}
+    models = [BACKBONE_ONLY] + [model["name"] for model in config.get("models", [])]
+    models += sorted(set(runs["model"]) - set(models))
+    categories = list(config.get("categories", []))
+    categories += sorted(set(runs["category"]) - set(categories))
+    keys = pd.DataFrame({
+        "model": runs["model"].map(models.index),
+        "category": runs["category"].map(categories.index),
+        "seed": runs["seed"],
+    })  # fmt: skip
+    return runs.loc[keys.sort_values(["model", "category", "seed"], kind="stable").index].reset_index(drop=True)
 
 
 def speed_columns(runs: pd.DataFrame) -> list[str]:
