@@ -66,12 +66,19 @@ class LearningCheck(Callback):
             )
         else:
             advice = f"raise noise_std (now {generator.noise_std} of each channel's std)"
+        if steps < LEARNING_CHECK_STEPS:  # a short fit: too few steps may be the whole reason
+            advice = (
+                f"train longer (SimpleNet's default is 20 epochs; --trainer.max_epochs); if the loss is still there after "
+                f"{LEARNING_CHECK_STEPS} steps, {advice}"
+            )
         logger.warning(
-            "SimpleNet's training loss is still %.3f after %d steps (%d epochs): the discriminator cannot tell the noisy "
-            "(anomalous) features from the normal ones, so the model will not find defects. To fix: %s.",
+            "SimpleNet's training loss is still %.3f after %s%d steps (%d epoch%s): the discriminator cannot tell the "
+            "noisy (anomalous) features from the normal ones, so the model will not find defects. To fix: %s.",
             float(loss),
+            "only " if steps < LEARNING_CHECK_STEPS else "",
             steps,
             epochs,
+            "" if epochs == 1 else "s",
             advice,
         )
         return True

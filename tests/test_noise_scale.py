@@ -72,6 +72,8 @@ def test_a_setting_that_cannot_learn_is_reported_with_what_to_change(
     with caplog.at_level("WARNING", logger="anomalib_simplenet"):
         engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_batch_size=4))
     assert "training loss is still 1.0" in caplog.text
+    assert "after only 12 steps (3 epochs)" in caplog.text  # a short fit: training longer comes first
+    assert "train longer" in caplog.text
     assert "use noise_scale='relative'" in caplog.text
 
 
