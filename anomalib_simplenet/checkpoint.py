@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 RNG_STATE_KEY = "simplenet_rng_state"
 # Weights that older versions saved although they follow from the settings: the blur kernel of 0.1.0's matrix blur.
 DERIVED_WEIGHTS = ("model.anomaly_map_generator.",)
+# Architecture arguments added after checkpoints were first written, with the value every earlier checkpoint used.
+ARGUMENTS_OF_OLDER_CHECKPOINTS = {"embedding": "channel_mean"}
 
 
 def check_checkpoint_file(path: str | Path) -> None:
@@ -94,7 +96,9 @@ def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any]) 
 
     Args:
         current: The instance's hyper-parameters.
-        saved: The checkpoint's ``hyper_parameters``; an argument it lacks keeps the instance's value.
+        saved: The checkpoint's ``hyper_parameters``. An argument it lacks takes the value of the version that wrote it
+            (:data:`ARGUMENTS_OF_OLDER_CHECKPOINTS`: a checkpoint without ``embedding`` used ``"channel_mean"``),
+            else keeps the instance's value.
 
     Example:
         >>> current = {"backbone": "wide_resnet50_2", "layers": ("layer2", "layer3")}
@@ -102,9 +106,13 @@ def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any]) 
         True
         >>> architecture_to_adopt(current, {"backbone": "resnet18"})["backbone"]
         'resnet18'
+        >>> architecture_to_adopt({**current, "embedding": "unfolded"}, {"backbone": "wide_resnet50_2"})["embedding"]
+        'channel_mean'
 
     """
     current = {name: current.get(name) for name in TORCH_MODEL_ARGUMENTS}
+    if saved.get("backbone") is not None:  # a checkpoint that records its architecture, maybe from an older version
+        saved = {**ARGUMENTS_OF_OLDER_CHECKPOINTS, **saved}
     wanted = {name: saved.get(name, value) for name, value in current.items()}
     normalise = lambda values: {k: list(v) if isinstance(v, list | tuple) else v for k, v in values.items()}  # noqa: E731
     if normalise(wanted) == normalise(current):

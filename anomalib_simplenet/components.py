@@ -1,7 +1,7 @@
 """The four components of SimpleNet, in the paper's order (Liu et al., CVPR 2023, Sec. 3.1-3.4).
 
-1. :class:`FeatureExtractor` -- frozen ImageNet backbone, local neighbourhood averaging, resize and
-   concatenation of hierarchy levels (eqs. 1-4).
+1. :class:`FeatureExtractor` -- frozen ImageNet backbone; each location's neighbourhood on every hierarchy
+   level, levels resized to one grid and combined into one local feature (eqs. 1-4; :mod:`.embedding`).
 2. :class:`FeatureAdaptor` -- one linear layer per location (eq. 5).
 3. :class:`AnomalousFeatureGenerator` -- i.i.d. Gaussian noise added to adapted features, training
    only (eq. 6).
@@ -17,9 +17,9 @@ from typing import Literal
 import torch
 from anomalib.models.components import TimmFeatureExtractor
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
 
 from .backbone_weights import load_backbone_weights
+from .embedding import ChannelMeanEmbedding, EmbeddingKind, UnfoldedEmbedding
 
 AdaptorType = Literal["linear", "linear_no_bias", "none"]
 AdaptorInit = Literal["default", "xavier_normal"]
@@ -27,6 +27,8 @@ NoiseScale = Literal["relative", "absolute"]
 # Relative noise sigma, chosen on held-out training images with synthetic defects of MVTec AD bottle and VisA
 # macaroni1 (benchmarks/defaults_study.py; both ends of the grid 0.05..3 are clearly worse; see the README).
 DEFAULT_NOISE_STD = 0.35
+# The paper's "feature dimension from the feature extractor" (Sec. 4.1), for the unfolded embedding.
+DEFAULT_EMBEDDING_DIM = 1536
 
 
 def require_positive(**values: float) -> None:
@@ -40,10 +42,10 @@ def require_positive(**values: float) -> None:
 class FeatureExtractor(nn.Module):
     """Component 1: local features ``o = F_phi(x)`` from a frozen pre-trained CNN (eqs. 1-4).
 
-    Each requested hierarchy level is averaged over a ``p x p`` neighbourhood (eqs. 1-2, stride 1),
-    resized bilinearly to the finest level's grid and concatenated channel-wise (eq. 3). The
-    backbone is anomalib's :class:`~anomalib.models.components.TimmFeatureExtractor`, so any timm CNN
-    works; it stays in eval mode and receives no gradients.
+    The backbone (anomalib's :class:`~anomalib.models.components.TimmFeatureExtractor`, so any timm CNN)
+    gives the requested hierarchy levels; the embedding (:mod:`.embedding`) takes each location's ``p x p``
+    neighbourhood on every level (eqs. 1-2, stride 1), brings the levels to the finest grid and combines them
+    into one vector per location (eq. 3). The backbone stays in eval mode and receives no gradients.
 
     Args:
         backbone: timm model name. Defaults to ``"wide_resnet50_2"`` (the paper's).
@@ -53,12 +55,18 @@ class FeatureExtractor(nn.Module):
         backbone_weights: Local weights file to load instead of downloading (see
             :mod:`anomalib_simplenet.backbone_weights`).
         patch_size: Neighbourhood size ``p`` (odd). Defaults to ``3``.
+        embedding: ``"unfolded"`` (default; the authors' code: neighbourhoods unfolded with their layout, pooled to
+            ``embedding_dim``) or ``"channel_mean"`` (each channel averaged over the neighbourhood).
+        embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (the paper's, Sec. 4.1). Not used by
+            ``"channel_mean"``, whose length is the sum of the levels' channels.
 
     Example:
         >>> import torch
-        >>> extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False)
-        >>> extractor(torch.rand(1, 3, 224, 224)).shape  # 128 + 256 channels on the 28x28 grid
-        torch.Size([1, 384, 28, 28])
+        >>> extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=512)
+        >>> extractor(torch.rand(1, 3, 224, 224)).shape  # 512 values per location on layer2's 28x28 grid
+        torch.Size([1, 512, 28, 28])
+        >>> FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding="channel_mean").out_channels
+        384
 
     """
 
@@ -69,9 +77,14 @@ class FeatureExtractor(nn.Module):
         pre_trained: bool = True,
         backbone_weights: str | Path | None = None,
         patch_size: int = 3,
+        embedding: EmbeddingKind = "unfolded",
+        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     ) -> None:
         super().__init__()
-        require_positive(patch_size=patch_size)
+        require_positive(patch_size=patch_size, embedding_dim=embedding_dim)
+        if embedding not in {"unfolded", "channel_mean"}:
+            msg = f"embedding must be 'unfolded' (the authors' code) or 'channel_mean', got {embedding!r}."
+            raise ValueError(msg)
         if patch_size % 2 == 0:
             msg = f"patch_size must be odd so the neighbourhood is centred on its location, got {patch_size}."
             raise ValueError(msg)
@@ -85,11 +98,14 @@ class FeatureExtractor(nn.Module):
             self._raise_unknown_layers(backbone, layers)
         if pre_trained or backbone_weights is not None:
             self.load_weights(backbone_weights)
-        self.local_average = nn.AvgPool2d(patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
         with torch.no_grad():  # a dry run tells which level has the finest grid, whatever order they were named in
             widths = [level.shape[-1] for level in self.backbone.eval()(torch.zeros(1, 3, 64, 64)).values()]
-        self.finest_level = widths.index(max(widths))
-        self.out_channels = sum(self.backbone.out_dims)
+        finest_level = widths.index(max(widths))
+        if embedding == "unfolded":
+            self.embedding = UnfoldedEmbedding(self.backbone.out_dims, finest_level, patch_size, embedding_dim)
+        else:
+            self.embedding = ChannelMeanEmbedding(self.backbone.out_dims, finest_level, patch_size)
+        self.out_channels = self.embedding.out_channels
         self.eval()
 
     @staticmethod
@@ -133,13 +149,7 @@ class FeatureExtractor(nn.Module):
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Return the local-feature map ``o`` of shape ``(B, C, H0, W0)``."""
-        levels = [self.local_average(level) for level in self.backbone(images).values()]  # eqs. 1-2
-        grid = levels[self.finest_level].shape[-2:]
-        resized = [
-            level if i == self.finest_level else F.interpolate(level, size=grid, mode="bilinear", align_corners=False)
-            for i, level in enumerate(levels)
-        ]
-        return torch.cat(resized, dim=1)  # eq. 3
+        return self.embedding(list(self.backbone(images).values()))  # eqs. 1-3
 
 
 class FeatureAdaptor(nn.Module):

@@ -22,8 +22,9 @@ from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 
 from .checkpoint import CheckpointHooks
-from .components import DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
+from .components import DEFAULT_EMBEDDING_DIM, DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
 from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
+from .embedding import EmbeddingKind
 from .feature_store import FeatureStore, StoredFeatureBatch
 from .image_score import ImagePooling
 from .image_score_statistics import ImageScoreStatistics
@@ -51,6 +52,10 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         pre_trained: Use ImageNet weights. Defaults to ``True``.
         backbone_weights: Local weights file used instead of timm's download (offline use).
         patch_size: Neighbourhood size ``p``. Defaults to ``3``.
+        embedding: How each location's neighbourhoods on the levels become one feature: ``"unfolded"`` (default; the
+            authors' code: unfolded with their layout, pooled to ``embedding_dim``) or ``"channel_mean"`` (each
+            channel averaged over the neighbourhood; the length is then the levels' channel count).
+        embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (the paper's, Sec. 4.1).
         adaptor: ``"linear"`` (authors' code), ``"linear_no_bias"`` (paper text) or ``"none"``.
         adaptor_init: Adaptor weight initialisation, ``"default"`` (PyTorch's) or ``"xavier_normal"`` (authors' code).
         noise_std: Std of the anomalous-feature noise (``sigma``). Defaults to ``0.35`` (relative).
@@ -89,6 +94,8 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         pre_trained: bool = True,
         backbone_weights: str | None = None,
         patch_size: int = 3,
+        embedding: EmbeddingKind = "unfolded",
+        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
         adaptor: AdaptorType = "linear",
         adaptor_init: AdaptorInit = "default",
         noise_std: float = DEFAULT_NOISE_STD,

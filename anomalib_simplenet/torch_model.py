@@ -16,6 +16,7 @@ from torch import nn
 
 from .anomaly_map import AnomalyMapGenerator
 from .components import (
+    DEFAULT_EMBEDDING_DIM,
     DEFAULT_NOISE_STD,
     AdaptorInit,
     AdaptorType,
@@ -25,6 +26,7 @@ from .components import (
     FeatureExtractor,
     NoiseScale,
 )
+from .embedding import EmbeddingKind
 from .image_score import ImagePooling, ImageScore
 from .loss import TruncatedL1Loss
 
@@ -48,6 +50,8 @@ class SimpleNetModel(nn.Module):
         pre_trained: Load ImageNet weights via timm. Defaults to ``True``.
         backbone_weights: Local backbone weights file instead of the timm download.
         patch_size: Neighbourhood ``p``. Defaults to ``3``.
+        embedding: ``"unfolded"`` (authors' code, layout kept) or ``"channel_mean"``. Defaults to ``"unfolded"``.
+        embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (paper).
         adaptor: ``"linear"``, ``"linear_no_bias"`` or ``"none"``. Defaults to ``"linear"``.
         adaptor_init: ``"default"`` or ``"xavier_normal"``. Defaults to ``"default"``.
         noise_std: Noise ``sigma``. Defaults to ``0.35`` (relative).
@@ -61,7 +65,7 @@ class SimpleNetModel(nn.Module):
 
     Example:
         >>> import torch
-        >>> model = SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, discriminator_hidden=64)
+        >>> model = SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=64, discriminator_hidden=64)
         >>> images = torch.rand(2, 3, 224, 224)
         >>> model.compute_loss(model.feature_extractor(images)).ndim
         0
@@ -78,6 +82,8 @@ class SimpleNetModel(nn.Module):
         pre_trained: bool = True,
         backbone_weights: str | Path | None = None,
         patch_size: int = 3,
+        embedding: EmbeddingKind = "unfolded",
+        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
         adaptor: AdaptorType = "linear",
         adaptor_init: AdaptorInit = "default",
         noise_std: float = DEFAULT_NOISE_STD,
@@ -89,7 +95,9 @@ class SimpleNetModel(nn.Module):
         image_score: ImagePooling = "standardised_max",
     ) -> None:
         super().__init__()
-        self.feature_extractor = FeatureExtractor(backbone, layers, pre_trained, backbone_weights, patch_size)
+        self.feature_extractor = FeatureExtractor(
+            backbone, layers, pre_trained, backbone_weights, patch_size, embedding, embedding_dim
+        )
         channels = self.feature_extractor.out_channels
         self.feature_adaptor = FeatureAdaptor(channels, adaptor, adaptor_init)
         self.anomalous_feature_generator = AnomalousFeatureGenerator(noise_std, noise_scale)

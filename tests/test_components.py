@@ -12,26 +12,21 @@ from anomalib_simplenet.torch_model import SimpleNetModel
 
 @pytest.fixture(scope="module")
 def resnet_extractor() -> FeatureExtractor:
-    return FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False)
+    return FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=256)
 
 
 class TestFeatureExtractor:
-    def test_concatenates_levels_on_the_finest_grid(self, resnet_extractor: FeatureExtractor) -> None:
+    def test_levels_meet_on_the_finest_grid(self, resnet_extractor: FeatureExtractor) -> None:
         features = resnet_extractor(torch.rand(2, 3, 224, 224))
-        assert features.shape == (2, 128 + 256, 28, 28)  # layer2 (stride 8) + layer3 (stride 16) on 28x28
-        assert resnet_extractor.out_channels == 384
+        assert features.shape == (2, 256, 28, 28)  # layer2 (stride 8) + layer3 (stride 16) on 28x28
+        assert resnet_extractor.out_channels == 256
 
-    def test_finest_grid_is_found_whatever_the_level_order(self) -> None:
-        extractor = FeatureExtractor("resnet18", ("layer3", "layer2"), pre_trained=False)
-        assert extractor(torch.rand(1, 3, 128, 128)).shape == (1, 384, 16, 16)
-
-    def test_neighbourhood_average_excludes_padding(self, resnet_extractor: FeatureExtractor) -> None:
-        impulse = torch.zeros(1, 1, 5, 5)
-        impulse[0, 0, 0, 0] = 1.0
-        averaged = resnet_extractor.local_average(impulse)
-        assert averaged[0, 0, 0, 0] == pytest.approx(1 / 4)  # corner: 2x2 real neighbours
-        assert averaged[0, 0, 1, 1] == pytest.approx(1 / 9)  # interior: full 3x3
-        assert averaged[0, 0, 3, 3] == 0
+    @pytest.mark.parametrize("embedding", ["unfolded", "channel_mean"])
+    def test_finest_grid_is_found_whatever_the_level_order(self, embedding: str) -> None:
+        forward = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding=embedding, embedding_dim=64)
+        backward = FeatureExtractor("resnet18", ("layer3", "layer2"), pre_trained=False, embedding=embedding, embedding_dim=64)
+        assert backward(torch.rand(1, 3, 128, 128)).shape == forward(torch.rand(1, 3, 128, 128)).shape
+        assert backward(torch.rand(1, 3, 128, 128)).shape[-2:] == (16, 16)
 
     def test_backbone_is_frozen_and_stays_in_eval_mode(self, resnet_extractor: FeatureExtractor) -> None:
         resnet_extractor.train()
