@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anomalib.data
 import anomalib.models
 import torch
 from anomalib.data import get_datamodule
@@ -37,12 +38,19 @@ DEMO_DATA_SEED = 42  # simplenet-demo's default seed: the benchmark scores the s
 
 
 def make_datamodule(job: Job) -> AnomalibDataModule:
-    """Anomalib's datamodule of the config, for the job's category and seed (generating demo data if asked)."""
+    """Anomalib's datamodule of the config, for the job's category and seed (generating demo data if asked).
+
+    The category goes to the datamodule's ``category`` argument, or to its ``name`` for one without categories
+    (``Folder``: one category per entry, whose ``root`` is that category's folder).
+    """
     entry = job.config.data_for(job.category)
     data = {"class_path": entry["class_path"], "init_args": dict(entry.get("init_args", {}))}
     if entry.get("generate") == "demo" and not (Path(data["init_args"]["root"]) / job.category).is_dir():
         make_demo_dataset(data["init_args"]["root"], categories=(job.category,), seed=DEMO_DATA_SEED)
-    data["init_args"].update(category=job.category, seed=job.seed)
+    datamodule_class = getattr(anomalib.data, entry["class_path"].rsplit(".", 1)[-1], None)
+    accepted = inspect.signature(datamodule_class).parameters if datamodule_class is not None else {}
+    category_argument = "name" if "category" not in accepted and "name" in accepted else "category"
+    data["init_args"].update({category_argument: job.category, "seed": job.seed})
     return get_datamodule(data)
 
 

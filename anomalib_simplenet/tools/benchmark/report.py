@@ -159,45 +159,95 @@ def target_checks(summary: pd.DataFrame) -> list[tuple[str, bool, str]]:
     return checks
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
+SCATTER_METRICS = ("image_AUROC", "pixel_AUROC")
+
+
+def styles(summary: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """One colour per model and one marker per category, in the order they appear in ``summary``.
+
+    Example:
+        >>> colours, markers = styles(pd.DataFrame({"model": ["A", "A", "B"], "category": ["x", "y", "x"]}))
+        >>> colours, markers
+        ({'A': 'C0', 'B': 'C1'}, {'x': 'o', 'y': 's'})
+
+    """
+    models = [model for model in dict.fromkeys(summary["model"]) if model != BACKBONE_ONLY]
+    categories = list(dict.fromkeys(summary["category"]))
+    return {model: f"C{number % 10}" for number, model in enumerate(models)}, {
+        category: MARKERS[number % len(MARKERS)] for number, category in enumerate(categories)
+    }
+
+
+def _legends(figure: plt.Figure, colours: dict[str, str], markers: dict[str, str], floor: bool) -> None:
+    """Two legends beside the panels: colour = model, marker = category (no labels on the points to collide)."""
+    model_handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colours.items()]
+    if floor:
+        model_handles.append(plt.Line2D([], [], color="grey", linestyle="--", label="backbone only"))
+    category_handles = [plt.Line2D([], [], color="black", marker=k, linestyle="", label=c) for c, k in markers.items()]
+    first = figure.legend(handles=model_handles, title="model (colour)", loc="upper left", bbox_to_anchor=(1.0, 0.95))
+    figure.add_artist(first)
+    figure.legend(handles=category_handles, title="category (marker)", loc="upper left", bbox_to_anchor=(1.0, 0.5))
+
+
 def plot(summary: pd.DataFrame, output: Path) -> list[Path]:
-    """Write ``speed_vs_accuracy.png`` (the paper's Fig. 2 idea) and ``metrics.png`` (bars per metric)."""
+    """Write ``speed_vs_accuracy.png`` (the paper's Fig. 2 idea) and ``metrics.png`` (bars per metric and category).
+
+    In the scatter, each model has one colour and each category one marker (legends beside the panels); rows are
+    image and pixel AUROC, columns the runtimes and batch sizes, error bars the spread over seeds.
+    """
     models = summary[summary["model"] != BACKBONE_ONLY]
+    colours, markers = styles(summary)
     speeds = [
         c[: -len("_mean")] for c in summary.columns if c.endswith("_img_s_mean") and c.startswith(("torch_cpu", "openvino"))
     ]
-    figure, axes = plt.subplots(1, len(speeds), figsize=(4.2 * len(speeds), 4), squeeze=False)
-    for axis, speed in zip(axes[0], speeds, strict=True):
-        for _, row in models.iterrows():
-            axis.errorbar(
-                row[f"{speed}_mean"], row["image_AUROC_mean"], xerr=row.get(f"{speed}_std"), yerr=row.get("image_AUROC_std"),
-                fmt="o", capsize=3, label=row["model"],
-            )  # fmt: skip
-            axis.annotate(
-                row["model"], (row[f"{speed}_mean"], row["image_AUROC_mean"]), textcoords="offset points", xytext=(5, 5)
+    metrics = [metric for metric in SCATTER_METRICS if f"{metric}_mean" in models]
+    figure, axes = plt.subplots(len(metrics), len(speeds), figsize=(4 * len(speeds), 3.4 * len(metrics)), squeeze=False)
+    for row_axes, metric in zip(axes, metrics, strict=True):
+        for axis, speed in zip(row_axes, speeds, strict=True):
+            for _, row in models.iterrows():
+                axis.errorbar(
+                    row[f"{speed}_mean"], row[f"{metric}_mean"], xerr=row.get(f"{speed}_std"), yerr=row.get(f"{metric}_std"),
+                    fmt=markers[row["category"]], color=colours[row["model"]], capsize=2, markersize=6, alpha=0.85,
+                )  # fmt: skip
+            floor = summary.loc[summary["model"] == BACKBONE_ONLY, f"{speed}_mean"]
+            if len(floor):
+                axis.axvline(float(floor.mean()), color="grey", linestyle="--")
+            runtime = speed.removesuffix("_img_s").replace("_", " ")
+            axis.set(
+                xlabel=f"{runtime}: images/s (higher is faster)",
+                ylabel=ACCURACY[metric],
+                title=f"{ACCURACY[metric]} vs {runtime}",
             )
-        floor = summary.loc[summary["model"] == BACKBONE_ONLY, f"{speed}_mean"]
-        if len(floor):
-            axis.axvline(float(floor.mean()), color="grey", linestyle="--", label="backbone only")
-        axis.set(
-            xlabel=f"{speed.removesuffix('_img_s').replace('_', ' ')} (images/s)", ylabel="image AUROC", title="speed vs accuracy"
-        )
-        axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8, loc="lower left")
+            axis.grid(alpha=0.3)
+    figure.suptitle("Accuracy against inference speed: up and to the right is better", y=1.0)
     figure.tight_layout()
+    _legends(figure, colours, markers, floor=bool((summary["model"] == BACKBONE_ONLY).any()))
     scatter = output / "speed_vs_accuracy.png"
-    figure.savefig(scatter, dpi=110)
+    figure.savefig(scatter, dpi=110, bbox_inches="tight")
     plt.close(figure)
 
     metrics = [column for column in ACCURACY if f"{column}_mean" in models]
-    figure, axes = plt.subplots(1, len(metrics), figsize=(3 * len(metrics), 3.6), squeeze=False)
+    categories = list(dict.fromkeys(models["category"]))
+    width = 0.8 / max(1, len(colours))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(max(3.0, 0.9 * len(categories)) * len(metrics), 3.8), squeeze=False)
     for axis, column in zip(axes[0], metrics, strict=True):
-        axis.bar(models["model"], models[f"{column}_mean"], yerr=models[f"{column}_std"].fillna(0), capsize=3, color="C0")
+        for number, (model, colour) in enumerate(colours.items()):
+            rows = models[models["model"] == model].set_index("category").reindex(categories)
+            positions = [index + (number - (len(colours) - 1) / 2) * width for index in range(len(categories))]
+            axis.bar(positions, rows[f"{column}_mean"], width, yerr=rows[f"{column}_std"].fillna(0), capsize=2, color=colour)
         low = float(models[f"{column}_mean"].min())
         axis.set(title=ACCURACY[column], ylim=(max(0.0, low - 0.1), 1.0))
-        axis.tick_params(axis="x", rotation=30)
+        axis.set_xticks(range(len(categories)), categories, rotation=30)
     figure.tight_layout()
+    figure.legend(
+        handles=[plt.Rectangle((0, 0), 1, 1, color=c, label=m) for m, c in colours.items()],
+        title="model",
+        loc="upper left",
+        bbox_to_anchor=(1.0, 0.9),
+    )
     bars = output / "metrics.png"
-    figure.savefig(bars, dpi=110)
+    figure.savefig(bars, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return [scatter, bars]
 
