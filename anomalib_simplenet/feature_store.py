@@ -32,6 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -43,6 +44,7 @@ from .feature_store_eligibility import reasons_to_extract_every_epoch
 logger = logging.getLogger(__name__)
 
 STORE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+StoreDtype = Literal["auto", "float32", "float16"]
 # Keep the store on the GPU only if it takes at most this share of the GPU memory free at the start of training.
 GPU_SHARE = 0.5
 
@@ -113,7 +115,9 @@ class FeatureStore(Callback):
     Args:
         budget_mb: Largest store, in MiB; ``0`` turns the store off, ``None`` takes half of the memory
             available when training starts.
-        dtype: ``"float32"`` (exact) or ``"float16"`` (half the memory; features rounded to 11 bits).
+        dtype: ``"auto"`` (default): float32 when the store fits the budget that way, else float16 when that fits
+            (logged); ``"float32"`` (exact) or ``"float16"`` (half the memory; features rounded to 11 bits) as asked,
+            and no store when that does not fit.
 
     Example:
         >>> store = FeatureStore(budget_mb=0)
@@ -122,15 +126,15 @@ class FeatureStore(Callback):
 
     """
 
-    def __init__(self, budget_mb: float | None = None, dtype: str = "float32") -> None:
+    def __init__(self, budget_mb: float | None = None, dtype: StoreDtype = "auto") -> None:
         if budget_mb is not None and not budget_mb >= 0:
             msg = f"feature_store_mb must be >= 0 (0 turns the store off) or None (automatic), got {budget_mb!r}."
             raise ValueError(msg)
-        if dtype not in STORE_DTYPES:
-            msg = f"feature_store_dtype must be one of {sorted(STORE_DTYPES)}, got {dtype!r}."
+        if dtype != "auto" and dtype not in STORE_DTYPES:
+            msg = f"feature_store_dtype must be one of {['auto', *STORE_DTYPES]}, got {dtype!r}."
             raise ValueError(msg)
         self.budget_mb = budget_mb
-        self.dtype = STORE_DTYPES[dtype]
+        self.dtypes = list(STORE_DTYPES.values()) if dtype == "auto" else [STORE_DTYPES[dtype]]
         self.active = False
         self.serving = False
         self.features: torch.Tensor | None = None
@@ -195,20 +199,26 @@ class FeatureStore(Callback):
     def _allocate(self, features: torch.Tensor) -> bool:
         count = len(self._image_loader.dataset)
         shape = (count, *features.shape[1:])
-        need_mb = math.prod(shape) * self.dtype.itemsize / 2**20
         budget_mb = default_budget_mb() if self.budget_mb is None else self.budget_mb
-        if need_mb > budget_mb:
+        fitting = [dtype for dtype in self.dtypes if math.prod(shape) * dtype.itemsize / 2**20 <= budget_mb]
+        if not fitting:
+            need_mb = math.prod(shape) * self.dtypes[-1].itemsize / 2**20
+            hint = "" if torch.float16 in self.dtypes else ", or set feature_store_dtype='float16' to halve it"
             self._stop(
                 f"the features of {count} training images need {need_mb:.0f} MiB, over the budget of {budget_mb:.0f} MiB "
-                "(raise feature_store_mb, or set feature_store_dtype='float16' to halve it)"
+                f"(raise feature_store_mb{hint})"
             )
             return False
+        dtype = fitting[0]
+        if dtype != self.dtypes[0]:
+            logger.info("Feature store in %s: in %s it would exceed the budget of %.0f MiB.", dtype, self.dtypes[0], budget_mb)
+        need_mb = math.prod(shape) * dtype.itemsize / 2**20
         device = torch.device("cpu")
         if features.device.type == "cuda":
             free_bytes, _ = torch.cuda.mem_get_info(features.device)
             if need_mb * 2**20 <= GPU_SHARE * free_bytes:
                 device = features.device
-        self.features = torch.empty(shape, dtype=self.dtype, device=device)
+        self.features = torch.empty(shape, dtype=dtype, device=device)
         self._filled = torch.zeros(count, dtype=torch.bool)
         return True
 

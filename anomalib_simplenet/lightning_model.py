@@ -25,7 +25,7 @@ from .checkpoint import CheckpointHooks
 from .components import DEFAULT_EMBEDDING_DIM, DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
 from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
 from .embedding import EmbeddingKind
-from .feature_store import FeatureStore, StoredFeatureBatch
+from .feature_store import FeatureStore, StoredFeatureBatch, StoreDtype
 from .image_score import ImagePooling
 from .image_score_statistics import ImageScoreStatistics
 from .pre_processing import simplenet_pre_processor
@@ -76,7 +76,8 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
             bottle and macaroni1; the paper's 160 is in ``configs/simplenet.yaml``).
         feature_store_mb: Memory budget of the feature store in MiB; ``0`` turns it off, ``None``
             (default) allows half of the memory available when training starts.
-        feature_store_dtype: ``"float32"`` (default, exact) or ``"float16"`` (half the memory).
+        feature_store_dtype: ``"auto"`` (default: float32, or float16 when only that fits the budget), ``"float32"``
+            (exact) or ``"float16"`` (half the memory).
         pre_processor, post_processor, evaluator, visualizer: As for every anomalib model.
 
     Example:
@@ -110,7 +111,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         weight_decay: float = 1e-5,
         max_epochs: int = 20,
         feature_store_mb: float | None = None,
-        feature_store_dtype: str = "float32",
+        feature_store_dtype: StoreDtype = "auto",
         pre_processor: nn.Module | bool = True,
         post_processor: nn.Module | bool = True,
         evaluator: Evaluator | bool = True,

@@ -29,13 +29,14 @@ SMALL_SIMPLENET = {
     "backbone": "efficientnet_lite0",
     "layers": ("blocks.2", "blocks.4"),
     "pre_trained": False,
+    "embedding_dim": 64,
     "discriminator_hidden": 32,
 }
 
 
 @pytest.fixture
 def small_simplenet() -> Callable[..., SimpleNet]:
-    """Factory of fast SimpleNets (efficientnet_lite0 with random weights, small discriminator); keywords override."""
+    """Factory of fast SimpleNets (lite0 with random weights, short embedding, small discriminator); keywords override."""
     return lambda **overrides: SimpleNet(**{**SMALL_SIMPLENET, **overrides})
 
 

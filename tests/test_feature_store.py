@@ -123,6 +123,25 @@ def test_float16_store_halves_memory_and_trains_nearly_the_same_model(
     assert losses["float16"] == pytest.approx(losses["float32"], rel=1e-2)
 
 
+@pytest.mark.parametrize(("dtype", "stored"), [("auto", "float16"), ("float32", None), ("float16", "float16")])
+def test_store_keeps_to_its_budget(tmp_path: Path, synthetic_root: Path, small_simplenet, caplog, dtype, stored) -> None:
+    """A budget between the float16 and the float32 size: "auto" halves the store; an explicit float32 steps aside."""
+    model = small_simplenet(max_epochs=2, feature_store_dtype=dtype)
+    with torch.no_grad():  # the training images' features: N_TRAIN x channels x grid, as the pre-processor resizes
+        one = model.model.feature_extractor(model.pre_processor.transform(torch.rand(1, 3, 96, 96)))
+    float32_mb = N_TRAIN * one.numel() * 4 / 2**20
+    model.feature_store.budget_mb = 0.75 * float32_mb
+    with caplog.at_level("INFO", logger="anomalib_simplenet"):
+        _fit(model, synthetic_root, tmp_path, limit_val_batches=0)
+    if stored is None:
+        assert "over the budget" in caplog.text
+        assert "set feature_store_dtype='float16' to halve it" in caplog.text
+        assert "Feature store:" not in caplog.text
+    else:
+        assert f"({stored}, cpu)" in caplog.text
+        assert ("would exceed the budget" in caplog.text) == (dtype == "auto")  # the automatic choice is logged
+
+
 @pytest.mark.parametrize(
     ("setting", "reason"),
     [
