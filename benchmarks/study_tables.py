@@ -5,7 +5,11 @@ large synthetic defects and on the small ones, with the head's training time. Th
 of all settings changes between large and small defects (Spearman's rank correlation, and the best setting under
 each). Usage::
 
-    python benchmarks/study_tables.py benchmarks/results/2026-12-03-cpu-2core --epoch 20
+    python benchmarks/study_tables.py benchmarks/results/2026-12-03-cpu-2core --epoch 20 \
+        --plot benchmarks/results/2026-12-03-cpu-2core/embedding_accuracy_vs_time.png
+
+``--plot`` draws the embedding experiment's accuracy-vs-time curve: per category and defect set, held-out pixel
+AUROC and PRO against the head's training time, one point per embedding length.
 
 (The tables of the first study, ``benchmarks/results/2026-12-01-cpu-2core``, were printed by this script as of
 commit bb11ed7.)
@@ -49,24 +53,41 @@ def label(row: dict[str, str]) -> str:
     return LABELS[row["experiment"]](row)
 
 
-def experiment_table(rows: list[dict[str, str]], experiment: str, epoch: str) -> str:
-    """One line per setting of ``experiment``: per category, large and small defects, and head time."""
+def averaged(rows: list[dict[str, str]], epoch: str) -> list[dict]:
+    """Rows of ``epoch`` averaged over the split seeds, one per (experiment, setting, category, defects)."""
+    groups: dict[tuple, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        if row["epoch"] == epoch:
+            groups[(row["experiment"], label(row), row["category"], row["defects"])].append(row)
+    result = []
+    for (experiment, name, category, defects), members in groups.items():
+        mean = {key: sum(float(m[key]) for m in members) / len(members) for key in (*METRICS, "head_seconds")}
+        result.append({"experiment": experiment, "label": name, "category": category, "defects": defects,
+                       "seeds": len(members), **mean})  # fmt: skip
+    return result
+
+
+def experiment_table(rows: list[dict], experiment: str) -> str:
+    """One line per setting of ``experiment``: per category, large and small defects, head time and seeds."""
     cells: dict[str, dict[str, str]] = defaultdict(dict)
     categories = [c for c in CATEGORIES if any(r["category"] == c for r in rows)]
     for row in rows:
-        if row["experiment"] != experiment or row["epoch"] != epoch:
+        if row["experiment"] != experiment:
             continue
-        values = " / ".join(f"{float(row[metric]):.3f}" for metric in METRICS)
-        cells[label(row)][f"{row['category']} {row['defects']}"] = values
-        cells[label(row)][f"{row['category']} time"] = f"{float(row['head_seconds']):.0f}"
+        values = " / ".join(f"{row[metric]:.3f}" for metric in METRICS)
+        cells[row["label"]][f"{row['category']} {row['defects']}"] = values
+        cells[row["label"]][f"{row['category']} time"] = f"{row['head_seconds']:.0f}"
+        cells[row["label"]][f"{row['category']} seeds"] = str(row["seeds"])
     header = ["setting"]
     for category in categories:
         header += [f"{category}: large", f"{category}: small", f"{category}: head s"]
+    header.append("seeds")
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, line in cells.items():
         values = [name]
         for category in categories:
             values += [line.get(f"{category} large", "-"), line.get(f"{category} small", "-"), line.get(f"{category} time", "-")]
+        values.append("/".join(line.get(f"{category} seeds", "-") for category in categories))
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -92,24 +113,24 @@ def spearman(a: list[float], b: list[float]) -> float:
     return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb, strict=True)) / (n * (n * n - 1))
 
 
-def ranking_table(rows: list[dict[str, str]], epoch: str) -> str:
+def ranking_table(rows: list[dict]) -> str:
     """Per category and metric: rank agreement of all settings between large and small defects, and each one's best."""
     lines = [
         "| category | metric | settings | Spearman (large vs small) | best on large defects | best on small defects |",
         "|---|---|---|---|---|---|",
     ]
     for category in CATEGORIES:
-        by_setting: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)
+        by_setting: dict[str, dict[str, dict]] = defaultdict(dict)
         for row in rows:
-            if row["category"] == category and row["epoch"] == epoch:
-                by_setting[label(row)][row["defects"]] = row
+            if row["category"] == category:
+                by_setting[row["label"]][row["defects"]] = row
         complete = {name: sets for name, sets in by_setting.items() if {"large", "small"} <= set(sets)}
         if len(complete) < 3:
             continue
         names = list(complete)
         for metric in METRICS:
-            large = [float(complete[name]["large"][metric]) for name in names]
-            small = [float(complete[name]["small"][metric]) for name in names]
+            large = [complete[name]["large"][metric] for name in names]
+            small = [complete[name]["small"][metric] for name in names]
             best_large, best_small = names[large.index(max(large))], names[small.index(max(small))]
             lines.append(
                 f"| {category} | {metric} | {len(names)} | {spearman(large, small):+.2f} | {best_large} ({max(large):.3f}) "
@@ -118,20 +139,68 @@ def ranking_table(rows: list[dict[str, str]], epoch: str) -> str:
     return "\n".join(lines)
 
 
+def plot_embedding_curve(rows: list[dict], path: Path) -> None:
+    """Pixel AUROC and PRO against head training time for each embedding length, per category and defect set."""
+    import matplotlib as mpl  # noqa: PLC0415
+
+    mpl.use("Agg")
+    from matplotlib import pyplot as plt  # noqa: PLC0415
+
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7.5), sharex=True)
+    for column, defects in enumerate(("large", "small")):
+        for row_number, metric in enumerate(("pixel_auroc", "pro")):
+            axis = axes[row_number][column]
+            for colour, category in enumerate(CATEGORIES):
+                points = [
+                    row
+                    for row in rows
+                    if row["experiment"] == "embedding" and row["category"] == category and row["defects"] == defects
+                ]
+                unfolded = sorted((r for r in points if r["label"].startswith("unfolded")), key=lambda r: r["head_seconds"])
+                mean = [r for r in points if r["label"].startswith("channel mean")]
+                axis.plot(
+                    [float(r["head_seconds"]) for r in unfolded], [float(r[metric]) for r in unfolded],
+                    marker="o", color=f"C{colour}", label=f"{category}: unfolded",
+                )  # fmt: skip
+                for r in unfolded:
+                    axis.annotate(r["label"].split()[-1], (float(r["head_seconds"]), float(r[metric])), fontsize=7,
+                                  textcoords="offset points", xytext=(3, -9))  # fmt: skip
+                axis.plot(
+                    [float(r["head_seconds"]) for r in mean], [float(r[metric]) for r in mean],
+                    marker="x", markersize=9, linestyle="", color=f"C{colour}", label=f"{category}: channel mean",
+                )  # fmt: skip
+            axis.set(title=f"{defects} synthetic defects: {'pixel AUROC' if metric == 'pixel_auroc' else 'PRO'}")
+            axis.set_xscale("log")
+            axis.set_xticks([10, 20, 50, 100, 200, 500, 1000, 2000], ["10", "20", "50", "100", "200", "500", "1000", "2000"])
+            axis.minorticks_off()
+            axis.grid(alpha=0.3)
+            if row_number == 1:
+                axis.set_xlabel("seconds to train the head (log scale)")
+    axes[0][1].legend(fontsize=7, loc="lower right")
+    figure.suptitle("Embedding length: held-out accuracy against training time (numbers: embedding length)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main() -> None:
     """Print every experiment's table and the ranking comparison."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--epoch", default="20")
+    parser.add_argument("--plot", type=Path, default=None, help="PNG of the embedding experiment's accuracy-vs-time curve")
     args = parser.parse_args()
     rows = read(args.folder)
+    if args.plot:
+        plot_embedding_curve(averaged(rows, args.epoch), args.plot)
+    rows = averaged(rows, args.epoch)
     print("Cells: held-out pixel AUROC / PRO / image AUROC (standardised max); head s: seconds to train the head.\n")
     for experiment in LABELS:
         if any(row["experiment"] == experiment for row in rows):
             print(f"### {experiment} (epoch {args.epoch})\n")
-            print(experiment_table(rows, experiment, args.epoch), "\n")
+            print(experiment_table(rows, experiment), "\n")
     print(f"### How the ranking changes between large and small defects (epoch {args.epoch})\n")
-    print(ranking_table(rows, args.epoch))
+    print(ranking_table(rows))
 
 
 if __name__ == "__main__":

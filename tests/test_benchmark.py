@@ -131,6 +131,8 @@ def test_target_checks_read_the_summary() -> None:
     assert checks["SimpleNet image AUROC >= PatchCore"] is True
     assert checks["SimpleNet pixel AUROC >= PatchCore - 0.005"] is False  # 0.006 behind
     assert checks["SimpleNet PRO >= PatchCore - 0.02"] is True  # 1.5 points behind
+    assert checks["SimpleNet image AUROC >= PaDiM"] is True
+    assert checks["SimpleNet pixel AUROC >= PaDiM"] is True
 
 
 def test_accuracy_targets_are_checked_per_category() -> None:

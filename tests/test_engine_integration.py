@@ -146,16 +146,33 @@ def _torch_runner(path: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, 
 RUNNERS = {"openvino": _openvino_runner, "onnx": _onnx_runner, "torch": _torch_runner}
 
 
-@pytest.mark.parametrize("export_type", list(RUNNERS))
+@pytest.fixture(scope="module")
+def trained_channel_mean(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[Engine, SimpleNet, Path]:
+    """The same fit with the previous embedding (each channel averaged over the neighbourhood)."""
+    torch.manual_seed(0)
+    project_path = tmp_path_factory.mktemp("project_channel_mean")
+    model = get_model("simplenet", **MODEL_ARGS, embedding="channel_mean")
+    engine = _engine(project_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = project_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
+    return engine, model, ckpt
+
+
+@pytest.mark.parametrize(
+    ("export_type", "embedding"),
+    [*((export_type, "unfolded") for export_type in RUNNERS), ("openvino", "channel_mean")],
+)
 def test_exported_model_matches_torch(
-    trained: tuple[Engine, SimpleNet, Path],
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     synthetic_root: Path,
     monkeypatch: pytest.MonkeyPatch,
     export_type: str,
+    embedding: str,
 ) -> None:
     """Each export (OpenVINO, ONNX, torch) gives the checkpoint's scores, maps and labels on every test image."""
-    engine, model, ckpt = trained
+    engine, model, ckpt = request.getfixturevalue("trained" if embedding == "unfolded" else "trained_channel_mean")
+    assert model.hparams.embedding == embedding
     monkeypatch.chdir(tmp_path)  # OpenVINOInferencer writes ./openvino_cache
     monkeypatch.setenv("TRUST_REMOTE_CODE", "1")  # TorchInferencer unpickles the exported module only when told to
     path = Path(engine.export(model, export_type=export_type, export_root=tmp_path, ckpt_path=ckpt))
