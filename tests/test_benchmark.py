@@ -163,13 +163,39 @@ def test_shipped_benchmark_config_is_valid() -> None:
 def test_side_by_side_config_can_be_run_in_parts() -> None:
     """--models, --categories and --seeds cut the committed side-by-side config into calls of one output folder."""
     config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
-    assert config.categories == ("bottle", "macaroni1", "fabric", "washer")
-    assert len(config.jobs()) == 4 + 3 * 4 * 3
+    assert config.categories == ("bottle", "macaroni1", "transistor", "fabric", "washer")
+    assert len(config.jobs()) == 5 + 3 * 5 * 3
     part = _apply_overrides(config, argparse.Namespace(models=["Patchcore"], categories=["macaroni1"], seeds=[0]))
     assert [job.name for job in part.jobs()] == ["backbone-only-macaroni1-seed0", "Patchcore-macaroni1-seed0"]
     assert part.data_for("macaroni1")["class_path"] == "Visa"
     with pytest.raises(BenchmarkConfigError, match="matches none of the config's categories"):
         _apply_overrides(config, argparse.Namespace(models=None, categories=["carpet"], seeds=None))
+
+
+def test_side_by_side_simplenet_is_the_lite0_preset() -> None:
+    """The comparison runs the preset a CPU user gets (presets.LITE0_CPU); backbone and levels come from the config."""
+    from anomalib_simplenet.presets import LITE0_CPU
+
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    simplenet = next(model for model in config.models if model.name == "SimpleNet")
+    assert (config.backbone, config.layers) == (LITE0_CPU["backbone"], LITE0_CPU["layers"])
+    assert simplenet.init_args == {key: value for key, value in LITE0_CPU.items() if key not in {"backbone", "layers"}}
+
+
+@pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "mvtec_transistor_512").is_dir(), reason="../shared data absent")
+def test_folder_category_loads_as_its_readme_says() -> None:
+    """The transistor entry (anomalib's Folder): the category is its name; complete test set, thresholds from train."""
+    from anomalib_simplenet.tools.benchmark.job import make_datamodule
+
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    job = next(job for job in config.jobs() if job.category == "transistor" and job.model.name == "Padim")
+    datamodule = make_datamodule(job)
+    assert type(datamodule).__name__ == "Folder"
+    assert datamodule.name == "transistor"
+    datamodule.setup()
+    labels = datamodule.test_data.samples["label_index"]
+    assert (len(datamodule.test_data), int(labels.sum())) == (100, 40)  # 60 good + 40 defective, as the README says
+    assert len(datamodule.train_data) + len(datamodule.val_data) == 213  # 10 % of train/good made the synthetic split
 
 
 def test_report_covers_the_runs_of_every_call_into_the_folder(tmp_path: Path) -> None:
