@@ -72,10 +72,7 @@ def experiments(
         "absolute_sigma": [replace(base, noise_scale="absolute", noise_std=s) for s in (0.015, 0.1)],
         "hidden": [replace(base, discriminator_hidden=h) for h in (256, 1024)],
         "patch": [replace(base, patch_size=p) for p in (3, 5)],
-        "layers": [
-            replace(base, layers=layers)
-            for layers in (("blocks.2", "blocks.4"), ("blocks.1", "blocks.2", "blocks.4"), ("blocks.2", "blocks.3", "blocks.4"))
-        ],
+        "layers": [replace(base, layers=layers) for layers in (("blocks.2", "blocks.4"), ("blocks.1", "blocks.2", "blocks.4"))],
         "init": [replace(base, adaptor_init=init) for init in ("default", "xavier_normal")],
         "lite_backbones": [replace(base, backbone=f"efficientnet_lite{n}") for n in (1, 2)],
         # No ImageNet weights for these here (REFERENCE.md): randomly initialised, to check that the defaults learn on

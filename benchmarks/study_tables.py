@@ -18,6 +18,7 @@ commit bb11ed7.)
 import argparse
 import csv
 from collections import defaultdict
+from itertools import product
 from pathlib import Path
 
 CATEGORIES = ("bottle", "macaroni1", "transistor")
@@ -53,11 +54,11 @@ def label(row: dict[str, str]) -> str:
     return LABELS[row["experiment"]](row)
 
 
-def averaged(rows: list[dict[str, str]], epoch: str) -> list[dict]:
-    """Rows of ``epoch`` averaged over the split seeds, one per (experiment, setting, category, defects)."""
+def averaged(rows: list[dict[str, str]], epoch: str, seed: str | None = None) -> list[dict]:
+    """Rows of ``epoch`` averaged over the split seeds (or of one ``seed``), one per (experiment, setting, category, defects)."""
     groups: dict[tuple, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
-        if row["epoch"] == epoch:
+        if row["epoch"] == epoch and seed in {None, row["seed"]}:
             groups[(row["experiment"], label(row), row["category"], row["defects"])].append(row)
     result = []
     for (experiment, name, category, defects), members in groups.items():
@@ -139,8 +140,12 @@ def ranking_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot_embedding_curve(rows: list[dict], path: Path) -> None:
-    """Pixel AUROC and PRO against head training time for each embedding length, per category and defect set."""
+def plot_embedding_curve(rows: list[dict[str, str]], epoch: str, path: Path) -> None:
+    """Pixel AUROC and PRO against head training time for each embedding length, per category and defect set.
+
+    One line per category and split seed (seed 0 solid, seed 1 dashed): averaging seeds where only some settings
+    ran twice would make a curve out of unlike points.
+    """
     import matplotlib as mpl  # noqa: PLC0415
 
     mpl.use("Agg")
@@ -150,24 +155,27 @@ def plot_embedding_curve(rows: list[dict], path: Path) -> None:
     for column, defects in enumerate(("large", "small")):
         for row_number, metric in enumerate(("pixel_auroc", "pro")):
             axis = axes[row_number][column]
-            for colour, category in enumerate(CATEGORIES):
+            for (colour, category), (style, seed) in product(enumerate(CATEGORIES), (("-", "0"), ("--", "1"))):
                 points = [
                     row
-                    for row in rows
+                    for row in averaged(rows, epoch, seed)
                     if row["experiment"] == "embedding" and row["category"] == category and row["defects"] == defects
                 ]
+                if not points:
+                    continue
                 unfolded = sorted((r for r in points if r["label"].startswith("unfolded")), key=lambda r: r["head_seconds"])
                 mean = [r for r in points if r["label"].startswith("channel mean")]
                 axis.plot(
                     [float(r["head_seconds"]) for r in unfolded], [float(r[metric]) for r in unfolded],
-                    marker="o", color=f"C{colour}", label=f"{category}: unfolded",
+                    marker="o", color=f"C{colour}", linestyle=style, label=f"{category}: unfolded, split seed {seed}",
                 )  # fmt: skip
                 for r in unfolded:
                     axis.annotate(r["label"].split()[-1], (float(r["head_seconds"]), float(r[metric])), fontsize=7,
                                   textcoords="offset points", xytext=(3, -9))  # fmt: skip
                 axis.plot(
                     [float(r["head_seconds"]) for r in mean], [float(r[metric]) for r in mean],
-                    marker="x", markersize=9, linestyle="", color=f"C{colour}", label=f"{category}: channel mean",
+                    marker="x", markersize=9, linestyle="", color=f"C{colour}",
+                    label=f"{category}: channel mean" if seed == "0" else None,
                 )  # fmt: skip
             axis.set(title=f"{defects} synthetic defects: {'pixel AUROC' if metric == 'pixel_auroc' else 'PRO'}")
             axis.set_xscale("log")
@@ -192,7 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = read(args.folder)
     if args.plot:
-        plot_embedding_curve(averaged(rows, args.epoch), args.plot)
+        plot_embedding_curve(rows, args.epoch, args.plot)
     rows = averaged(rows, args.epoch)
     print("Cells: held-out pixel AUROC / PRO / image AUROC (standardised max); head s: seconds to train the head.\n")
     for experiment in LABELS:
