@@ -98,13 +98,16 @@ class FeatureExtractor(nn.Module):
             self._raise_unknown_layers(backbone, layers)
         if pre_trained or backbone_weights is not None:
             self.load_weights(backbone_weights)
-        with torch.no_grad():  # a dry run tells which level has the finest grid, whatever order they were named in
-            widths = [level.shape[-1] for level in self.backbone.eval()(torch.zeros(1, 3, 64, 64)).values()]
+        # A dry run tells each level's channels and which has the finest grid, in the order the levels arrive:
+        # TimmFeatureExtractor returns them in the network's order, whatever order they were named in.
+        with torch.no_grad():
+            levels = list(self.backbone.eval()(torch.zeros(1, 3, 64, 64)).values())
+        channels, widths = [level.shape[1] for level in levels], [level.shape[-1] for level in levels]
         finest_level = widths.index(max(widths))
         if embedding == "unfolded":
-            self.embedding = UnfoldedEmbedding(self.backbone.out_dims, finest_level, patch_size, embedding_dim)
+            self.embedding = UnfoldedEmbedding(channels, finest_level, patch_size, embedding_dim)
         else:
-            self.embedding = ChannelMeanEmbedding(self.backbone.out_dims, finest_level, patch_size)
+            self.embedding = ChannelMeanEmbedding(channels, finest_level, patch_size)
         self.out_channels = self.embedding.out_channels
         self.eval()
 

@@ -155,7 +155,7 @@ class TestSimpleNetModel:
     @pytest.fixture(scope="class")
     def model(self) -> SimpleNetModel:
         torch.manual_seed(0)
-        return SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, discriminator_hidden=32)
+        return SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=128, discriminator_hidden=32)
 
     def test_inference_output(self, model: SimpleNetModel) -> None:
         model.eval()
@@ -173,12 +173,13 @@ class TestSimpleNetModel:
 
     def test_training_separates_normal_from_noisy_features(self) -> None:
         torch.manual_seed(0)
-        model = SimpleNetModel("resnet18", ("layer2",), pre_trained=False, discriminator_hidden=32)  # default noise
+        # Default noise, the lite0 preset's embedding length, the discriminator's default learning rate.
+        model = SimpleNetModel("resnet18", ("layer2",), pre_trained=False, embedding_dim=384, discriminator_hidden=32)
         features = model.feature_extractor(torch.rand(4, 3, 64, 64))
-        optimiser = torch.optim.Adam([*model.feature_adaptor.parameters(), *model.discriminator.parameters()], lr=1e-3)
+        optimiser = torch.optim.Adam([*model.feature_adaptor.parameters(), *model.discriminator.parameters()], lr=2e-4)
         model.train()
         first = model.compute_loss(features).item()
-        for _ in range(200):  # BatchNorm's running statistics (used in eval mode) need a while to catch up
+        for _ in range(400):  # BatchNorm's running statistics (used in eval mode) need a while to catch up
             optimiser.zero_grad()
             loss = model.compute_loss(features)
             loss.backward()

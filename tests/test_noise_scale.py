@@ -1,5 +1,6 @@
 """Noise relative to the feature scale: one setting for every backbone; a setting that cannot learn is reported."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,15 +72,19 @@ def test_a_setting_that_cannot_learn_is_reported_with_what_to_change(
     engine = Engine(max_epochs=3, default_root_dir=tmp_path, logger=False, enable_progress_bar=False, limit_val_batches=0)
     with caplog.at_level("WARNING", logger="anomalib_simplenet"):
         engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_batch_size=4))
-    assert "training loss is still 1.0" in caplog.text
+    assert re.search(r"training loss is still (0\.9[5-9]|1\.\d)", caplog.text)  # at its no-separation floor, 1.0
     assert "after only 12 steps (3 epochs)" in caplog.text  # a short fit: training longer comes first
     assert "train longer" in caplog.text
     assert "use noise_scale='relative'" in caplog.text
 
 
 def test_a_model_that_learns_gets_no_warning(tmp_path: Path, synthetic_root: Path, small_simplenet, caplog) -> None:
-    """Checked after 100 optimiser steps (25 epochs of 4 batches here), not after a number of epochs."""
-    model = small_simplenet()
+    """Checked after 100 optimiser steps (25 epochs of 4 batches here), not after a number of epochs.
+
+    The lite0 preset's embedding length: on these 16 generated images and random backbone weights the test fixture's
+    short embedding (64) learns too slowly to leave the floor in 100 steps.
+    """
+    model = small_simplenet(embedding_dim=384)
     engine = Engine(max_epochs=26, default_root_dir=tmp_path, logger=False, enable_progress_bar=False, limit_val_batches=0)
     with caplog.at_level("WARNING", logger="anomalib_simplenet"):
         engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_batch_size=4))
