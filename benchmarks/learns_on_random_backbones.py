@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--root", required=True)
     parser.add_argument("--category", default="bottle")
     parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
@@ -52,7 +52,7 @@ def main() -> None:
             loss = model.model.compute_loss(features[torch.randperm(len(features))[: args.batch_size]])
             loss.backward()
             optimiser.step()
-            if step in {1, 10, 25, 50, 75, args.steps}:
+            if step in {1, 10, 25, 50, 75, 100, 150, args.steps}:
                 row = {
                     "backbone": backbone,
                     "embedding_length": features.shape[1],
