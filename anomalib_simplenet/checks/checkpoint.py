@@ -4,6 +4,7 @@
   "failed finding central directory".
 * :func:`refuse_foreign_checkpoint` -- a checkpoint without a SimpleNet discriminator (PaDiM's, say) is
   refused in one line that names the model that saved it.
+* :func:`drop_derived_weights` -- weights that the first versions saved although they follow from the settings.
 * :func:`architecture_to_adopt` -- ``anomalib predict --model SimpleNet --ckpt_path ...`` builds SimpleNet
   from its default arguments before it loads the checkpoint; the checkpoint's own architecture arguments
   say which torch model its weights fit.
@@ -15,19 +16,18 @@
 
 import logging
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
-from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
-
 logger = logging.getLogger(__name__)
 
 RNG_STATE_KEY = "simplenet_rng_state"
-# Weights that older versions saved although they follow from the settings: the blur kernel of 0.1.0's matrix blur.
+# Weights that the first versions saved although they follow from the settings: the kernel of anomalib's
+# GaussianBlur2d, which drew the anomaly map until the blur became two matrix products built from blur_sigma.
 DERIVED_WEIGHTS = ("model.anomaly_map_generator.",)
 # Architecture arguments added after checkpoints were first written, with the value every earlier checkpoint used.
 ARGUMENTS_OF_OLDER_CHECKPOINTS = {"embedding": "channel_mean"}
@@ -63,7 +63,7 @@ def check_checkpoint_file(path: str | Path) -> None:
 
 
 def refuse_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
-    """Raise if the checkpoint holds no SimpleNet discriminator; drop the derived weights older versions saved.
+    """Raise if the checkpoint holds no SimpleNet discriminator; change nothing.
 
     Raises:
         ValueError: One line naming the model that saved the checkpoint and what to pass instead.
@@ -87,30 +87,47 @@ def refuse_foreign_checkpoint(checkpoint: dict[str, Any]) -> None:
             "(e.g. --model Padim), or pass a SimpleNet checkpoint (results/SimpleNet/.../weights/lightning/model.ckpt)."
         )
         raise ValueError(msg)
-    for key in [key for key in state if key.startswith(DERIVED_WEIGHTS)]:
-        del state[key]  # rebuilt from the settings
 
 
-def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return the checkpoint's torch-model arguments where they differ from this instance's, else ``None``.
+def drop_derived_weights(checkpoint: dict[str, Any]) -> list[str]:
+    """Remove from the checkpoint's state dict the weights the model rebuilds from its settings; return their keys.
+
+    Example:
+        >>> checkpoint = {"state_dict": {"model.anomaly_map_generator.blur.kernel": 0, "model.discriminator.w": 1}}
+        >>> drop_derived_weights(checkpoint), list(checkpoint["state_dict"])
+        (['model.anomaly_map_generator.blur.kernel'], ['model.discriminator.w'])
+
+    """
+    state = checkpoint.get("state_dict", {})
+    derived = [key for key in state if key.startswith(DERIVED_WEIGHTS)]
+    for key in derived:
+        del state[key]
+    return derived
+
+
+def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any] | None:
+    """Return the checkpoint's torch-model arguments ``names`` where they differ from this instance's, else ``None``.
 
     Args:
         current: The instance's hyper-parameters.
         saved: The checkpoint's ``hyper_parameters``. An argument it lacks takes the value of the version that wrote it
             (:data:`ARGUMENTS_OF_OLDER_CHECKPOINTS`: a checkpoint without ``embedding`` used ``"channel_mean"``),
             else keeps the instance's value.
+        names: The arguments that shape the torch model.
 
     Example:
-        >>> current = {"backbone": "wide_resnet50_2", "layers": ("layer2", "layer3")}
-        >>> architecture_to_adopt(current, {"layers": ["layer2", "layer3"]}) is None  # a list equals a tuple
+        >>> names = ("backbone", "layers", "embedding")
+        >>> current = {"backbone": "wide_resnet50_2", "layers": ("layer2", "layer3"), "embedding": "unfolded"}
+        >>> saved = {"backbone": "wide_resnet50_2", "layers": ["layer2", "layer3"], "embedding": "unfolded"}
+        >>> architecture_to_adopt(current, saved, names) is None  # a list equals a tuple
         True
-        >>> architecture_to_adopt(current, {"backbone": "resnet18"})["backbone"]
+        >>> architecture_to_adopt(current, {**saved, "backbone": "resnet18"}, names)["backbone"]
         'resnet18'
-        >>> architecture_to_adopt({**current, "embedding": "unfolded"}, {"backbone": "wide_resnet50_2"})["embedding"]
+        >>> architecture_to_adopt(current, {"backbone": "wide_resnet50_2"}, names)["embedding"]  # written before 0.2
         'channel_mean'
 
     """
-    current = {name: current.get(name) for name in TORCH_MODEL_ARGUMENTS}
+    current = {name: current.get(name) for name in names}
     if saved.get("backbone") is not None:  # a checkpoint that records its architecture, maybe from an older version
         saved = {**ARGUMENTS_OF_OLDER_CHECKPOINTS, **saved}
     wanted = {name: saved.get(name, value) for name, value in current.items()}
@@ -159,14 +176,24 @@ def restore_rng_state(checkpoint: dict[str, Any]) -> None:
 class CheckpointHooks:
     """Checkpoint hooks of :class:`~anomalib_simplenet.SimpleNet`: refuse bad files, adopt the saved architecture.
 
-    A mixin placed before ``AnomalibModule`` in SimpleNet's bases; every hook calls the base class's too.
+    A mixin placed before ``AnomalibModule`` in the model's bases; every hook calls the base class's too. The model
+    names the arguments that shape its torch model (``torch_model_arguments``) and builds one from them
+    (``build_torch_model``), so these hooks need no import of the model.
 
     Example:
+        >>> import tempfile, torch
+        >>> broken = Path(tempfile.mkdtemp()) / "model.ckpt"
+        >>> torch.save({"state_dict": {}}, broken)
+        >>> _ = broken.write_bytes(broken.read_bytes()[:40])  # a copy cut short
         >>> from anomalib_simplenet import SimpleNet
-        >>> SimpleNet.__mro__[1].__name__
-        'CheckpointHooks'
+        >>> SimpleNet.load_from_checkpoint(broken)
+        Traceback (most recent call last):
+        ...
+        ValueError: Checkpoint '...model.ckpt' is damaged or incomplete...
 
     """
+
+    torch_model_arguments: tuple[str, ...] = ()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
@@ -185,9 +212,10 @@ class CheckpointHooks:
 
         """
         refuse_foreign_checkpoint(checkpoint)
-        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}))
+        drop_derived_weights(checkpoint)
+        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}), self.torch_model_arguments)
         if wanted is not None:
-            self.model = SimpleNetModel(pre_trained=False, **wanted).to(self.device)
+            self.model = self.build_torch_model(wanted).to(self.device)
             self.hparams.update(wanted)
         super().on_load_checkpoint(checkpoint)
         self._backbone_ready = True

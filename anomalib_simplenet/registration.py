@@ -8,7 +8,7 @@ function right after certain modules have finished executing:
 
 * after ``anomalib.models``: registration is due;
 * after any module of this package: registration runs when it is due and none of this package's
-  modules is still executing. (``import anomalib_simplenet.torch_model`` imports ``anomalib.models``
+  modules is still executing. (``import anomalib_simplenet.simplenet.torch_model`` imports ``anomalib.models``
   halfway through itself; ``SimpleNet`` can only be imported once ``torch_model`` is complete.)
 
 Registering imports :class:`anomalib_simplenet.SimpleNet`, which makes it a subclass anomalib sees, and
@@ -49,15 +49,16 @@ def register() -> None:
 
     Example:
         >>> import anomalib.models
+        >>> from anomalib_simplenet.simplenet import SimpleNet
         >>> register()
-        >>> anomalib.models.SimpleNet.__name__
-        'SimpleNet'
+        >>> anomalib.models.SimpleNet is SimpleNet, "simple_net" in anomalib.models.list_models()
+        (True, True)
 
     """
     models = sys.modules.get(MODELS)
     if models is None:
         return
-    from anomalib_simplenet.lightning_model import SimpleNet  # noqa: PLC0415  (the import that registers the class)
+    from anomalib_simplenet.simplenet.lightning_model import SimpleNet  # noqa: PLC0415  (the import that registers the class)
 
     models.SimpleNet = SimpleNet  # type: ignore[attr-defined]
     exported = getattr(models, "__all__", None)

@@ -29,7 +29,7 @@ class ImageScoreStatistics(Callback):
         feature_store: The model's feature store, asked for the training images' features.
 
     Example:
-        >>> from anomalib_simplenet.feature_store import FeatureStore
+        >>> from anomalib_simplenet.training.feature_store import FeatureStore
         >>> statistics = ImageScoreStatistics(FeatureStore())
         >>> statistics.stale  # nothing trained yet: nothing to fit
         False

@@ -1,7 +1,7 @@
 """A fit that learns nothing is reported: the training loss still at its no-separation floor, with what to change.
 
 When the discriminator cannot tell the noisy (anomalous) features from the normal ones, the truncated L1
-loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.loss.TruncatedL1Loss.cannot_separate`) and the
+loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.simplenet.loss.TruncatedL1Loss.cannot_separate`) and the
 model will find no defects. That happens when the noise is far below the spread of the features, e.g. the
 paper's absolute ``noise_std=0.015`` on a backbone whose features are large. :class:`LearningCheck` looks
 once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of a shorter fit. It is a
@@ -11,9 +11,9 @@ Lightning callback, which :class:`~anomalib_simplenet.SimpleNet` returns from ``
 import logging
 
 from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import nn
 
 from .schedule import last_epoch_ends
-from .torch_model import SimpleNetModel
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class LearningCheck(Callback):
     """Warn once per fit when the training loss shows a discriminator that learns nothing.
 
     Example:
+        >>> from anomalib_simplenet import SimpleNetModel
         >>> model = SimpleNetModel("resnet18", ("layer2",), pre_trained=False, discriminator_hidden=8, noise_scale="absolute")
         >>> check = LearningCheck()
         >>> check.after_epoch(model, loss=1.0, steps=10, epochs=1, last_epoch=False)  # too early to tell
@@ -50,7 +51,7 @@ class LearningCheck(Callback):
         loss = None if loss is None else float(loss)
         self.after_epoch(pl_module.model, loss, trainer.global_step, trainer.current_epoch + 1, last_epoch_ends(trainer))
 
-    def after_epoch(self, model: SimpleNetModel, loss: float | None, steps: int, epochs: int, last_epoch: bool) -> bool:
+    def after_epoch(self, model: nn.Module, loss: float | None, steps: int, epochs: int, last_epoch: bool) -> bool:
         """Look at the epoch's mean training ``loss`` if the check is due; return whether it warned."""
         if self.done or not (steps >= LEARNING_CHECK_STEPS or last_epoch):
             return False

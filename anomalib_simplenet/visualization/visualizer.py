@@ -11,7 +11,7 @@ protocol) the map lands beside the defect. :class:`ScoredImageVisualizer` fixes 
 * ``predictions.csv`` beside the pictures lists every image: path, score, label, true label (when the
   data has one) and the picture's path.
 
-The table, the captions and the model's view of an image are :mod:`anomalib_simplenet.predictions`, which the
+The table, the captions and the model's view of an image are :mod:`anomalib_simplenet.visualization.predictions`, which the
 exported-model predict command uses too.
 """
 

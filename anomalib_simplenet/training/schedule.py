@@ -16,6 +16,8 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.trainer.states import TrainerFn
 
+from ..lightning_compat import max_epochs_as_given, set_max_epochs
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,6 +27,8 @@ def apply_default_schedule(trainer: Trainer, max_epochs: int) -> None:
     Example:
         >>> from lightning.pytorch import Trainer
         >>> from lightning.pytorch.trainer.states import TrainerFn
+
+    from ..lightning_compat import max_epochs_as_given, set_max_epochs
         >>> trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
         >>> trainer.state.fn = TrainerFn.FITTING
         >>> apply_default_schedule(trainer, 20)
@@ -40,13 +44,13 @@ def apply_default_schedule(trainer: Trainer, max_epochs: int) -> None:
     if trainer.state.fn != TrainerFn.FITTING:
         return
     limits = {
-        "max_epochs": trainer.fit_loop.max_epochs,
+        "max_epochs": max_epochs_as_given(trainer),
         "max_steps": None if trainer.max_steps == -1 else trainer.max_steps,
         "max_time": "set" if any(isinstance(callback, Timer) for callback in trainer.callbacks) else None,
     }
     given = {name: value for name, value in limits.items() if value is not None}
     if not given:
-        trainer.fit_loop.max_epochs = max_epochs
+        set_max_epochs(trainer, max_epochs)
         logger.info(
             "The trainer sets no max_epochs, max_steps or max_time: SimpleNet trains for its own schedule of %d epochs "
             "(model argument max_epochs). Pass --trainer.max_epochs to train for another number.",

@@ -12,14 +12,16 @@ training images; then the maximum is taken. The statistics are fitted once per f
 from typing import Literal
 
 import torch
-from torch import nn
+from anomalib.models.components import DynamicBufferMixin
 from torch.nn import functional as F  # noqa: N812
 
 ImagePooling = Literal["max", "standardised_max"]
 POOLINGS = ("max", "standardised_max")
+# SimpleNet's image score, chosen on training data of three categories (README, *Defaults*); "max" is the paper's.
+DEFAULT_IMAGE_SCORE: ImagePooling = "standardised_max"
 
 
-class ImageScore(nn.Module):
+class ImageScore(DynamicBufferMixin):
     """Pool ``(B, 1, h, w)`` patch scores into ``(B,)`` image scores.
 
     Args:
@@ -38,7 +40,7 @@ class ImageScore(nn.Module):
 
     """
 
-    def __init__(self, pooling: ImagePooling = "max") -> None:
+    def __init__(self, pooling: ImagePooling = DEFAULT_IMAGE_SCORE) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             msg = f"image_score must be one of {POOLINGS}, got {pooling!r}."
@@ -68,7 +70,7 @@ class ImageScore(nn.Module):
             )
             raise ValueError(msg)
         self.location_mean = training_scores.mean(dim=0, keepdim=True)
-        self.location_std = training_scores.std(dim=0, keepdim=True) + 1e-6  # as benchmarks/defaults_study.py
+        self.location_std = training_scores.std(dim=0, keepdim=True) + 1e-6  # benchmarks/defaults_study.py scores with this
 
     def standardise(self, patch_scores: torch.Tensor) -> torch.Tensor:
         """``(s - mean) / std`` per location; the statistics are resized when the grid differs from the training grid."""
@@ -83,10 +85,5 @@ class ImageScore(nn.Module):
             patch_scores = self.standardise(patch_scores)
         return torch.amax(patch_scores, dim=(1, 2, 3))  # eq. 11
 
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
-        # Fitted statistics have the training grid's shape, not the 1x1 placeholder: take the saved shapes first.
-        for name in ("location_mean", "location_std"):
-            saved = state_dict.get(prefix + name)
-            if saved is not None:
-                setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    # Loading: fitted statistics have the training grid's shape, not the 1x1 placeholder; anomalib's
+    # DynamicBufferMixin resizes the buffers to the saved shapes first.

@@ -39,6 +39,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from ..lightning_compat import replace_training_loader, training_loader
 from .feature_store_eligibility import reasons_to_extract_every_epoch
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,8 @@ class FeatureStore(Callback):
         if reason:
             self._stop(reason)
             return
-        self._image_loader = trainer.fit_loop._combined_loader.flattened[0]
-        self._combined_loader = trainer.fit_loop._combined_loader
+        self._combined_loader = training_loader(trainer)  # exists: eligibility checked it
+        self._image_loader = self._combined_loader.flattened[0]
         paths = self._image_loader.dataset.samples["image_path"]
         for index, path in enumerate(paths):
             self._index_of.setdefault(str(path), []).append(index)
@@ -236,7 +237,7 @@ class FeatureStore(Callback):
             seen = 0 if self._filled is None else int(self._filled.sum())
             self._stop(f"only {seen} of {len(self._image_loader.dataset)} training images were seen in the first epoch")
             return
-        self._combined_loader.flattened = [self._feature_loader()]
+        replace_training_loader(self._combined_loader, self._feature_loader())
         self.serving = True
         logger.info("%s; the following epochs train on them without reading images.", self.summary())
 
@@ -263,7 +264,7 @@ class FeatureStore(Callback):
     def clear(self) -> None:
         """Drop the stored features and put the image loader back into the trainer."""
         if self.serving and self._combined_loader is not None:
-            self._combined_loader.flattened = [self._image_loader]
+            replace_training_loader(self._combined_loader, self._image_loader)
         self.active = self.serving = False
         self.features = self._filled = self._image_loader = self._combined_loader = None
         self._index_of = {}

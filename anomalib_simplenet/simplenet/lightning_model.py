@@ -1,14 +1,14 @@
 """SimpleNet as an anomalib model: the wiring of :class:`SimpleNetModel` into training, evaluation and export.
 
-Each step hands its work to a named part beside it: :mod:`.pre_processing` (the default pre-processor),
-:mod:`.schedule` (whose epoch count applies), :mod:`.feature_store` (one backbone pass per training image per
-fit), :mod:`.data_checks` (bad input named by file), :mod:`.training_checks` (a fit that learns nothing),
-:mod:`.image_score_statistics` (the standardised image score, fitted on the final head), :mod:`.checkpoint`
-(foreign and damaged checkpoints, the saved architecture, the random state: the ``CheckpointHooks`` mixin)
-and :mod:`.visualizer` (captioned heat maps and ``predictions.csv``).
+Each step hands its work to a named part around the model package: :mod:`anomalib_simplenet.training` (the default
+schedule, the feature store that runs the backbone once per training image per fit, the learning check, the image
+score's statistics), :mod:`anomalib_simplenet.checks` (bad input named by file; foreign and damaged checkpoints, the
+saved architecture and the random state: the ``CheckpointHooks`` mixin) and :mod:`anomalib_simplenet.visualization`
+(captioned heat maps and ``predictions.csv``). The default pre-processor is :mod:`.pre_processing`, beside this file.
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from anomalib import LearningType
@@ -17,22 +17,27 @@ from anomalib.metrics import AUPRO, AUROC, Evaluator, F1Score
 from anomalib.models.components import AnomalibModule
 from anomalib.pre_processing import PreProcessor
 from anomalib.visualization import Visualizer
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback
 from lightning.pytorch.utilities.types import STEP_OUTPUT
 from torch import nn, optim
 
-from .checkpoint import CheckpointHooks
+from ..checks import CheckpointHooks, check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
+from ..lightning_compat import trainer_property
+from ..training import (
+    FeatureStore,
+    ImageScoreStatistics,
+    LearningCheck,
+    StoredFeatureBatch,
+    StoreDtype,
+    apply_default_schedule,
+    validate_once_at_end,
+)
+from ..visualization import ScoredImageVisualizer
 from .components import DEFAULT_EMBEDDING_DIM, DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
-from .data_checks import check_datamodule, check_finite, check_training_data, reject_anomalous_training_images
 from .embedding import EmbeddingKind
-from .feature_store import FeatureStore, StoredFeatureBatch, StoreDtype
-from .image_score import ImagePooling
-from .image_score_statistics import ImageScoreStatistics
+from .image_score import DEFAULT_IMAGE_SCORE, ImagePooling
 from .pre_processing import simplenet_pre_processor
-from .schedule import apply_default_schedule, validate_once_at_end
 from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
-from .training_checks import LearningCheck
-from .visualizer import ScoredImageVisualizer
 
 
 class SimpleNet(CheckpointHooks, AnomalibModule):
@@ -40,9 +45,9 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
 
     Training runs a fixed schedule and keeps its final state; nothing is selected on validation
     (= test, for MVTecAD's default split) data. The schedule is the trainer's (``max_epochs`` or
-    ``max_steps``) when the user gave one, else SimpleNet's ``max_epochs`` (:mod:`.schedule`). The
-    frozen backbone runs once per training image per fit; later epochs train the adaptor and
-    discriminator on the stored features (:mod:`.feature_store`), with the same result. ImageNet
+    ``max_steps``) when the user gave one, else SimpleNet's ``max_epochs``. The frozen backbone runs
+    once per training image per fit; later epochs train the adaptor and discriminator on the stored
+    features, with the same result (both in :mod:`anomalib_simplenet.training`). ImageNet
     weights are loaded when training starts (timm download, or ``backbone_weights`` offline); a
     checkpoint already carries them, so loading one never downloads.
 
@@ -66,14 +71,14 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         anomalous_threshold: ``th-`` of the truncated L1 loss. Defaults to ``-0.5``.
         blur_sigma: Standard deviation, in pixels, of the Gaussian blur of the anomaly map. Defaults to ``4.0`` (Sec. 3.6).
         image_score: ``"standardised_max"`` (default): each location's patch score measured against its own scores
-            on the training images, then the maximum (:mod:`.image_score`; chosen on training data of bottle and
-            macaroni1, see the README); ``"max"``: the paper's maximum of the raw patch scores (eq. 11).
-        adaptor_lr: Adam learning rate of the adaptor. Defaults to ``1e-4``.
-        discriminator_lr: Adam learning rate of the discriminator. Defaults to ``2e-4``.
-        weight_decay: Adam weight decay. Defaults to ``1e-5``.
+            on the training images, then the maximum (:mod:`.image_score`; chosen on training data, README
+            *Defaults*); ``"max"``: the paper's maximum of the raw patch scores (eq. 11).
+        adaptor_lr: Adam learning rate of the adaptor. Defaults to ``1e-4`` (the authors' code).
+        discriminator_lr: Adam learning rate of the discriminator. Defaults to ``2e-4`` (the authors' code).
+        weight_decay: Adam weight decay. Defaults to ``1e-5`` (the authors' code).
         max_epochs: SimpleNet's own schedule, used when the trainer sets no ``max_epochs``,
-            ``max_steps`` or ``max_time``. Defaults to ``20`` (held-out AUROC plateaus by then on
-            bottle and macaroni1; the paper's 160 is in ``configs/simplenet.yaml``).
+            ``max_steps`` or ``max_time``. Defaults to ``20`` (chosen on training data, README *Defaults*;
+            the paper's 160 is in ``configs/simplenet.yaml``).
         feature_store_mb: Memory budget of the feature store in MiB; ``0`` turns it off, ``None``
             (default) allows half of the memory available when training starts.
         feature_store_dtype: ``"auto"`` (default: float32, or float16 when only that fits the budget), ``"float32"``
@@ -93,7 +98,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         backbone: str = "wide_resnet50_2",
         layers: Sequence[str] = ("layer2", "layer3"),
         pre_trained: bool = True,
-        backbone_weights: str | None = None,
+        backbone_weights: str | Path | None = None,
         patch_size: int = 3,
         embedding: EmbeddingKind = "unfolded",
         embedding_dim: int = DEFAULT_EMBEDDING_DIM,
@@ -105,7 +110,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
         blur_sigma: float = 4.0,
-        image_score: ImagePooling = "standardised_max",
+        image_score: ImagePooling = DEFAULT_IMAGE_SCORE,
         adaptor_lr: float = 1e-4,
         discriminator_lr: float = 2e-4,
         weight_decay: float = 1e-5,
@@ -125,8 +130,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         super().__init__(pre_processor=pre_processor, post_processor=post_processor, evaluator=evaluator, visualizer=visualizer)
         # Built from the arguments the base class saved in self.hparams. Weights are loaded in ``setup("fit")``:
         # loading a checkpoint must not need a download.
-        self.model = SimpleNetModel(pre_trained=False, **{name: self.hparams[name] for name in TORCH_MODEL_ARGUMENTS})
-        self.pre_trained = pre_trained
+        self.model = self.build_torch_model({name: self.hparams[name] for name in TORCH_MODEL_ARGUMENTS})
         self.backbone_weights = backbone_weights
         self._backbone_ready = not (pre_trained or backbone_weights)
         self.adaptor_lr = adaptor_lr
@@ -137,13 +141,20 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         self.learning_check = LearningCheck()
         self.image_score_statistics = ImageScoreStatistics(feature_store)
 
+    torch_model_arguments = TORCH_MODEL_ARGUMENTS  # what a checkpoint records of the architecture
+
+    @staticmethod
+    def build_torch_model(arguments: dict[str, Any]) -> SimpleNetModel:
+        """Build the torch model from its architecture arguments; weights come from training or a checkpoint."""
+        return SimpleNetModel(pre_trained=False, **arguments)
+
     @classmethod
     def configure_pre_processor(
         cls, image_size: tuple[int, int] = (256, 256), center_crop_size: tuple[int, int] | None = None
     ) -> PreProcessor:
         """Resize the whole image to ``image_size`` and normalise with ImageNet statistics; no crop by default.
 
-        See :func:`~anomalib_simplenet.pre_processing.simplenet_pre_processor`; ``center_crop_size=(224, 224)``
+        See :func:`~anomalib_simplenet.simplenet.pre_processing.simplenet_pre_processor`; ``center_crop_size=(224, 224)``
         is the paper's MVTec protocol.
         """
         return simplenet_pre_processor(image_size, center_crop_size)
@@ -167,7 +178,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         return ScoredImageVisualizer()
 
     def configure_optimizers(self) -> optim.Optimizer:
-        """Adam with the paper's rates: adaptor 1e-4, discriminator 2e-4, weight decay 1e-5."""
+        """Adam over the adaptor and the discriminator, each with its own learning rate, and ``weight_decay``."""
         return optim.Adam(
             [
                 {"params": self.model.feature_adaptor.parameters(), "lr": self.adaptor_lr},
@@ -180,17 +191,9 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         """Return anomalib's callbacks and SimpleNet's: image-score statistics (before the store frees), store, learning check."""
         return [*super().configure_callbacks(), self.image_score_statistics, self.feature_store, self.learning_check]
 
-    @property
-    def trainer(self) -> Trainer:
-        """The Lightning trainer this model is attached to."""
-        return LightningModule.trainer.fget(self)
-
-    @trainer.setter
-    def trainer(self, trainer: Trainer | None) -> None:
-        # Lightning attaches the trainer at the start of fit, before it defaults max_epochs to 1000 (see .schedule).
-        LightningModule.trainer.fset(self, trainer)
-        if trainer is not None:
-            apply_default_schedule(trainer, self.max_epochs)
+    # Lightning attaches the trainer at the start of fit, before it defaults max_epochs to 1000: the moment
+    # SimpleNet's own schedule can still apply (anomalib_simplenet.training.schedule).
+    trainer = trainer_property(lambda model, trainer: apply_default_schedule(trainer, model.max_epochs))
 
     def setup(self, stage: str) -> None:
         """Check the masks; before training, check the training images and load the backbone's ImageNet weights."""
@@ -227,7 +230,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
 
     @property
     def trainer_arguments(self) -> dict[str, Any]:
-        """No sanity validation (an untrained discriminator's scores mean nothing); the schedule is set in :mod:`.schedule`."""
+        """No sanity validation (an untrained discriminator's scores mean nothing); one device; no gradient clipping."""
         return {"num_sanity_val_steps": 0, "gradient_clip_val": 0, "devices": 1}
 
     @property

@@ -1,7 +1,7 @@
 """SimpleNet as a plain torch module: the four components wired together (math only, no Lightning).
 
 Liu et al., "SimpleNet: A Simple Network for Image Anomaly Detection and Localization", CVPR 2023.
-:class:`SimpleNetModel` takes the components of :mod:`anomalib_simplenet.components` in the paper's
+:class:`SimpleNetModel` takes the components of :mod:`anomalib_simplenet.simplenet.components` in the paper's
 order: :meth:`SimpleNetModel.compute_loss` is the training objective (eqs. 7-8), and the eval-mode
 ``forward`` scores images (eqs. 9-11).
 """
@@ -27,7 +27,7 @@ from .components import (
     NoiseScale,
 )
 from .embedding import EmbeddingKind
-from .image_score import ImagePooling, ImageScore
+from .image_score import DEFAULT_IMAGE_SCORE, ImagePooling, ImageScore
 from .loss import TruncatedL1Loss
 
 
@@ -41,7 +41,8 @@ class SimpleNetModel(nn.Module):
 
     In training, :meth:`compute_loss` takes the extractor's output (possibly from a cache) and
     returns the truncated L1 loss. In eval mode, ``forward`` returns an
-    :class:`~anomalib.data.InferenceBatch` with the image score (max of the patch scores, eq. 11)
+    :class:`~anomalib.data.InferenceBatch` with the image score (pooled from the patch scores, eq. 11; see
+    :mod:`.image_score`)
     and the pixel anomaly map (patch scores upsampled and blurred, eq. 10 and Sec. 3.6).
 
     Args:
@@ -61,7 +62,7 @@ class SimpleNetModel(nn.Module):
         anomalous_threshold: ``th-`` of the loss. Defaults to ``-0.5``.
         blur_sigma: Anomaly-map blur sigma. Defaults to ``4.0``.
         image_score: How the image score is pooled from the patch scores: ``"standardised_max"`` (default) or
-            ``"max"`` (paper); see :mod:`anomalib_simplenet.image_score`.
+            ``"max"`` (paper); see :mod:`anomalib_simplenet.simplenet.image_score`.
 
     Example:
         >>> import torch
@@ -92,7 +93,7 @@ class SimpleNetModel(nn.Module):
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
         blur_sigma: float = 4.0,
-        image_score: ImagePooling = "standardised_max",
+        image_score: ImagePooling = DEFAULT_IMAGE_SCORE,
     ) -> None:
         super().__init__()
         self.feature_extractor = FeatureExtractor(

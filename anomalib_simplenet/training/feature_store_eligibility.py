@@ -10,9 +10,10 @@ from collections.abc import Iterable, Iterator
 
 from anomalib.data.transforms import ExportableCenterCrop
 from lightning.pytorch import Trainer
-from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 from torchvision.transforms import v2
+
+from ..lightning_compat import training_loader
 
 # Transforms whose output depends only on their input. Anything else in a training pipeline
 # (RandomCrop, ColorJitter, a user's own class or Lambda, ...) may be random, and then features must be recomputed.
@@ -36,6 +37,8 @@ def find_random_transforms(transforms: Iterable[object | None]) -> list[str]:
 
     Example:
         >>> from torchvision.transforms import v2
+
+    from ..lightning_compat import training_loader
         >>> find_random_transforms([v2.Compose([v2.Resize(256), v2.RandomHorizontalFlip()]), None])
         ['RandomHorizontalFlip']
 
@@ -66,8 +69,8 @@ def reasons_to_extract_every_epoch(trainer: Trainer, model_transform: object | N
         yield "turned off (feature_store_mb=0)"
     if trainer.datamodule is None:
         yield "training dataloaders were passed without a datamodule, so the training data cannot be checked"
-    combined = getattr(trainer.fit_loop, "_combined_loader", None)
-    if not isinstance(combined, CombinedLoader) or len(combined.flattened) != 1:
+    combined = training_loader(trainer)
+    if combined is None or len(combined.flattened) != 1:
         yield "the trainer does not hold exactly one training dataloader"
     loader = combined.flattened[0]
     dataset = getattr(loader, "dataset", None)

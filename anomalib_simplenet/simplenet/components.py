@@ -7,7 +7,7 @@
    only (eq. 6).
 4. :class:`Discriminator` -- a two-layer MLP scoring normality per location (Sec. 3.4).
 
-:class:`~anomalib_simplenet.torch_model.SimpleNetModel` wires them together.
+:class:`~anomalib_simplenet.simplenet.torch_model.SimpleNetModel` wires them together.
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import torch
 from anomalib.models.components import TimmFeatureExtractor
 from torch import nn
 
-from .backbone_weights import load_backbone_weights
+from ..backbone_weights import load_backbone_weights
 from .embedding import ChannelMeanEmbedding, EmbeddingKind, UnfoldedEmbedding
 
 AdaptorType = Literal["linear", "linear_no_bias", "none"]

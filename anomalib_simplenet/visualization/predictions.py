@@ -1,7 +1,7 @@
 """Predictions as people read them: the ``predictions.csv`` table, the caption under each picture, the image as the model saw it.
 
 Written once for the three places that show predictions: the torch model's visualizer
-(:class:`~anomalib_simplenet.visualizer.ScoredImageVisualizer`), the pictures of the demo and the notebook
+(:class:`~anomalib_simplenet.visualization.visualizer.ScoredImageVisualizer`), the pictures of the demo and the notebook
 (:mod:`anomalib_simplenet.tools.plots`) and the OpenVINO predict command (:mod:`anomalib_simplenet.tools.predict`).
 It needs torch, torchvision and PIL, and neither Lightning nor anomalib.
 """
