@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from anomalib_simplenet.components import FeatureExtractor
-from anomalib_simplenet.embedding import (
+from anomalib_simplenet.simplenet.components import FeatureExtractor
+from anomalib_simplenet.simplenet.embedding import (
     ChannelMeanEmbedding,
     UnfoldedEmbedding,
     adaptive_pooling_matrix,

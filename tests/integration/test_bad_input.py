@@ -6,16 +6,14 @@ names the file or setting and says what to do. Nothing the user had is changed b
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from anomalib.callbacks import ModelCheckpoint
-from anomalib.data import ImageBatch, MVTecAD
+from anomalib.data import ImageBatch
 from anomalib.engine import Engine
 from anomalib.models import Padim
 from lightning.pytorch import Callback
@@ -26,18 +24,12 @@ from anomalib_simplenet.tools.benchmark import job as benchmark_job
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
-ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+from conftest import ANOMALIB, EpochLosses, fit, synthetic_datamodule
 
 
 def _dataset(root: Path, n_train: int = 4) -> Path:
     make_synthetic_dataset(root, n_train=n_train, n_test_good=2, n_test_defective=2, image_size=64)
     return root / "synthetic"
-
-
-def _fit(model: SimpleNet, root: Path, workdir: Path, **engine_args: object) -> Engine:
-    engine = Engine(default_root_dir=workdir, logger=False, enable_progress_bar=False, **engine_args)
-    engine.fit(model, datamodule=MVTecAD(root=root, category="synthetic", num_workers=0, train_batch_size=4))
-    return engine
 
 
 @pytest.mark.parametrize(
@@ -72,18 +64,16 @@ def test_bad_pre_processor_sizes(image_size: tuple, crop: tuple | None, message:
 
 def test_missing_weights_file_is_named(tmp_path: Path, synthetic_root: Path) -> None:
     model = SimpleNet(backbone="resnet18", backbone_weights=str(tmp_path / "missing.pth"), max_epochs=1)
-    engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
     with pytest.raises(FileNotFoundError, match=r"missing\.pth"):
-        engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0))
+        fit(model, synthetic_root, tmp_path)
 
 
 def test_empty_training_folder(tmp_path: Path) -> None:
     make_synthetic_dataset(tmp_path, n_train=0, n_test_good=1, n_test_defective=2, image_size=64)
     (tmp_path / "synthetic" / "train" / "good").mkdir(parents=True)
     model = SimpleNet(backbone="resnet18", pre_trained=False, max_epochs=1)
-    engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False)
     with pytest.raises(ValueError, match=r"training set is empty \(root=.*category=synthetic\)"):
-        engine.fit(model, datamodule=MVTecAD(root=tmp_path, category="synthetic", num_workers=0))
+        fit(model, tmp_path, tmp_path / "results")
 
 
 def test_images_of_odd_sizes_and_channel_counts_train(tmp_path: Path) -> None:
@@ -93,8 +83,7 @@ def test_images_of_odd_sizes_and_channel_counts_train(tmp_path: Path) -> None:
     Image.fromarray((np.random.default_rng(0).random((81, 123)) * 255).astype(np.uint8)).save(good / "gray.png")
     Image.fromarray((np.random.default_rng(1).random((50, 71, 4)) * 255).astype(np.uint8)).save(good / "rgba.png")
     model = SimpleNet(backbone="resnet18", pre_trained=False, discriminator_hidden=16, max_epochs=1)
-    engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False)
-    engine.fit(model, datamodule=MVTecAD(root=tmp_path, category="synthetic", num_workers=0, train_batch_size=3))
+    engine = fit(model, tmp_path, tmp_path / "results", datamodule=synthetic_datamodule(tmp_path, train_batch_size=3))
     assert engine.trainer.current_epoch == 1
 
 
@@ -102,9 +91,8 @@ def test_corrupt_image_is_named(tmp_path: Path) -> None:
     make_synthetic_dataset(tmp_path, n_train=2, n_test_good=1, n_test_defective=2, image_size=64)
     (tmp_path / "synthetic" / "train" / "good" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
     model = SimpleNet(backbone="resnet18", pre_trained=False, max_epochs=1)
-    engine = Engine(default_root_dir=tmp_path / "results", logger=False, enable_progress_bar=False)
     with pytest.raises(ValueError, match=r"Training image '.*broken\.png' cannot be read.*Replace it"):
-        engine.fit(model, datamodule=MVTecAD(root=tmp_path, category="synthetic", num_workers=0))
+        fit(model, tmp_path, tmp_path / "results")
 
 
 def test_anomalous_images_in_the_training_set_are_refused() -> None:
@@ -123,7 +111,7 @@ def test_16_bit_training_images_are_refused_by_name(tmp_path: Path, small_simple
     good = _dataset(tmp_path) / "train" / "good"
     Image.fromarray((np.random.default_rng(0).random((64, 64)) * 65535).astype(np.uint16)).save(good / "deep.png")
     with pytest.raises(ValueError, match=r"deep\.png' has 16/32-bit pixels.*Convert the images to 8 bits"):
-        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+        fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
 
 
 def test_a_mask_of_another_size_than_its_image_is_refused_by_name(tmp_path: Path, small_simplenet) -> None:
@@ -131,7 +119,7 @@ def test_a_mask_of_another_size_than_its_image_is_refused_by_name(tmp_path: Path
     mask = sorted((_dataset(tmp_path) / "ground_truth").rglob("*.png"))[0]
     Image.open(mask).resize((40, 30)).save(mask)
     with pytest.raises(ValueError, match=rf"Mask '.*{mask.name}' is 40x30 pixels but its image .* is 64x64"):
-        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+        fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
 
 
 def test_a_missing_image_folder_is_named(tmp_path: Path, small_simplenet) -> None:
@@ -139,7 +127,7 @@ def test_a_missing_image_folder_is_named(tmp_path: Path, small_simplenet) -> Non
 
     datamodule = Folder(name="parts", root=tmp_path / "nowhere", normal_dir="good", num_workers=0)
     with pytest.raises(FileNotFoundError, match=r"nowhere/good"):
-        Engine(default_root_dir=tmp_path, logger=False).fit(small_simplenet(max_epochs=1), datamodule=datamodule)
+        fit(small_simplenet(max_epochs=1), tmp_path, tmp_path, datamodule=datamodule)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
@@ -156,7 +144,8 @@ def test_nan_or_inf_in_input_images_is_refused_by_name(value: float, small_simpl
 def test_an_interrupted_fit_resumed_from_its_last_checkpoint_ends_as_an_uninterrupted_one(
     tmp_path: Path, synthetic_root: Path, small_simplenet
 ) -> None:
-    """Power cut after epoch 2 of 4: resuming with ckpt_path gives the same final model and scores."""
+    """Power cut after epoch 2 of 4; resuming with ``ckpt_path`` trains epochs 3 and 4 only, refills the feature store
+    from images, and ends with the uninterrupted fit's weights and scores (the checkpoint carries the random state)."""
 
     class PowerCut(Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -167,35 +156,38 @@ def test_an_interrupted_fit_resumed_from_its_last_checkpoint_ends_as_an_uninterr
         return ModelCheckpoint(folder, save_last=True, every_n_epochs=1, save_on_train_epoch_end=True)
 
     def scores(model: SimpleNet) -> torch.Tensor:
-        datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0)
+        datamodule = synthetic_datamodule(synthetic_root)
         datamodule.setup()
         with torch.no_grad():
             return model.model.eval()(model.pre_processor.transform(next(iter(datamodule.test_dataloader())).image)).pred_score
 
     torch.manual_seed(0)
     whole = small_simplenet(max_epochs=4)
-    _fit(whole, synthetic_root, tmp_path / "whole", callbacks=[checkpoints(tmp_path / "whole_ckpt")])
+    fit(whole, synthetic_root, tmp_path / "whole", callbacks=[checkpoints(tmp_path / "whole_ckpt")])
     torch.manual_seed(0)
     interrupted = small_simplenet(max_epochs=4)
     with pytest.raises(RuntimeError, match="power cut"):
-        _fit(interrupted, synthetic_root, tmp_path / "cut", callbacks=[checkpoints(tmp_path / "ckpt"), PowerCut()])
-    resumed = small_simplenet(max_epochs=4)
-    engine = Engine(default_root_dir=tmp_path / "resumed", logger=False, enable_progress_bar=False)
-    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0, train_batch_size=4)
-    engine.fit(resumed, datamodule=datamodule, ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+        fit(interrupted, synthetic_root, tmp_path / "cut", callbacks=[checkpoints(tmp_path / "ckpt"), PowerCut()])
+    resumed, epochs = small_simplenet(max_epochs=4), EpochLosses()
+    engine = Engine(default_root_dir=tmp_path / "resumed", logger=False, enable_progress_bar=False, callbacks=[epochs])
+    engine.fit(resumed, datamodule=synthetic_datamodule(synthetic_root), ckpt_path=tmp_path / "ckpt" / "last.ckpt")
     assert engine.trainer.current_epoch == 4
+    assert len(epochs.losses) == 2  # epochs 3 and 4 only
+    assert epochs.batch_kinds == [{"ImageBatch"}, {"StoredFeatureBatch"}]  # the store refills in the resumed fit
+    for name, tensor in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
     torch.testing.assert_close(scores(resumed), scores(whole), rtol=1e-4, atol=1e-5)
 
 
 def test_a_truncated_checkpoint_is_named_as_such(tmp_path: Path, synthetic_root: Path, small_simplenet) -> None:
-    engine = _fit(small_simplenet(max_epochs=1), synthetic_root, tmp_path / "run")
+    engine = fit(small_simplenet(max_epochs=1), synthetic_root, tmp_path / "run")
     checkpoint = Path(engine.trainer.checkpoint_callback.best_model_path)
     original = checkpoint.read_bytes()
     truncated = tmp_path / "copy.ckpt"
     truncated.write_bytes(original[: len(original) // 2])
     with pytest.raises(ValueError, match=r"copy\.ckpt' is damaged or incomplete"):
         SimpleNet.load_from_checkpoint(truncated)
-    datamodule = MVTecAD(root=synthetic_root, category="synthetic", num_workers=0)
+    datamodule = synthetic_datamodule(synthetic_root)
     with pytest.raises(RuntimeError, match="your checkpoint file is corrupted"):  # Lightning loads it: PyTorch's words
         engine.test(small_simplenet(), datamodule=datamodule, ckpt_path=truncated)
     assert checkpoint.read_bytes() == original  # the original is untouched
@@ -207,16 +199,14 @@ def test_nothing_the_user_had_is_changed_by_a_failed_fit(tmp_path: Path, small_s
     (category / "train" / "good" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot an image")
     before = {path: path.read_bytes() for path in category.rglob("*") if path.is_file()}
     with pytest.raises(ValueError, match=r"broken\.png"):
-        _fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
+        fit(small_simplenet(max_epochs=1), tmp_path, tmp_path / "results")
     assert {path: path.read_bytes() for path in category.rglob("*") if path.is_file()} == before
 
 
 @pytest.fixture(scope="module")
 def padim_checkpoint(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> Path:
-    root = tmp_path_factory.mktemp("padim")
-    engine = Engine(default_root_dir=root, logger=False, enable_progress_bar=False)
     model = Padim(backbone="resnet18", layers=["layer1", "layer2"], pre_trained=False, n_features=20)
-    engine.fit(model, datamodule=MVTecAD(root=synthetic_root, category="synthetic", num_workers=0))
+    engine = fit(model, synthetic_root, tmp_path_factory.mktemp("padim"))
     return Path(engine.trainer.checkpoint_callback.best_model_path)
 
 

@@ -3,7 +3,6 @@
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,12 +14,13 @@ from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, Benchmark
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
 from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
 
-REPO = Path(__file__).resolve().parents[1]
-COMMAND = str(Path(sys.executable).parent / "simplenet-benchmark")  # the installed console script
+from conftest import REPO, SHARED_DATA, console_command, run_command
+
+COMMAND = console_command("simplenet-benchmark")
 
 
 def _benchmark(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([COMMAND, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    return run_command([COMMAND, *args], cwd=cwd, expect=None, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_side_by_side_simplenet_is_the_lite0_preset() -> None:
     assert simplenet.init_args == {key: value for key, value in LITE0_CPU.items() if key not in {"backbone", "layers"}}
 
 
-@pytest.mark.skipif(not (REPO.parent / "shared" / "data" / "mvtec_transistor_512").is_dir(), reason="../shared data absent")
+@pytest.mark.skipif(not (SHARED_DATA / "mvtec_transistor_512").is_dir(), reason="../shared data absent")
 def test_folder_category_loads_as_its_readme_says() -> None:
     """The transistor entry (anomalib's Folder): the category is its name; complete test set, thresholds from train."""
     from anomalib_simplenet.tools.benchmark.job import make_datamodule

@@ -1,4 +1,5 @@
-"""The package's plan held against its code: the core never imports the tools, no import circle, every module says what it is.
+"""The package's plan held against its code: the model package as one unit, the parts around it below it, the tools on
+top; no import circle; every module says what it is.
 
 Read from the source (every import statement, also those inside functions), so nothing is run and a lazy
 import cannot hide an arrow.
@@ -6,13 +7,27 @@ import cannot hide an arrow.
 
 import ast
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import REPO
+
+ROOT = REPO
 PACKAGE = ROOT / "anomalib_simplenet"
 TOOLS = "anomalib_simplenet.tools"
+MODEL_PACKAGE = "anomalib_simplenet.simplenet"
+# What anomalib's own model packages import besides the standard library (anomalib/models/image/*/).
+LIBRARIES_OF_ANOMALIB_MODELS = {"anomalib", "torch", "torchvision", "lightning", "timm", "kornia"}
+# The parts around the model that it uses, by their public names only (never a module inside them).
+PARTS_AROUND_THE_MODEL = (
+    "anomalib_simplenet.training",
+    "anomalib_simplenet.checks",
+    "anomalib_simplenet.visualization",
+    "anomalib_simplenet.lightning_compat",
+    "anomalib_simplenet.backbone_weights",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -46,21 +61,49 @@ def _imports(name: str) -> set[str]:
 GRAPH = {name: _imports(name) for name in MODULES}
 
 
+def _libraries(name: str) -> set[str]:
+    """Top-level names of the libraries outside the package that module ``name`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {"anomalib_simplenet"} - set(sys.stdlib_module_names)
+
+
 def test_the_plan_is_read() -> None:
     """The reading of imports works: known arrows are found (a broken reader would make the other tests pass vacuously)."""
-    assert "anomalib_simplenet.torch_model" in GRAPH["anomalib_simplenet.lightning_model"]
-    assert "anomalib_simplenet.components" in GRAPH["anomalib_simplenet.torch_model"]
+    assert "anomalib_simplenet.simplenet.torch_model" in GRAPH["anomalib_simplenet.simplenet.lightning_model"]
+    assert "anomalib_simplenet.simplenet.components" in GRAPH["anomalib_simplenet.simplenet.torch_model"]
     assert "anomalib_simplenet.tools.demo.plan" in GRAPH["anomalib_simplenet.tools.demo.run"]  # relative: from .plan import
     assert (
         "anomalib_simplenet.tools.plots" in GRAPH["anomalib_simplenet.tools.demo.run"]
     )  # from anomalib_simplenet.tools import plots
-    assert "anomalib_simplenet.lightning_model" in GRAPH["anomalib_simplenet._anomalib_hook"]  # inside a function
+    assert "anomalib_simplenet.simplenet.lightning_model" in GRAPH["anomalib_simplenet.registration"]  # inside a function
 
 
 @pytest.mark.parametrize("name", sorted(name for name in MODULES if not name.startswith(TOOLS)))
 def test_the_core_imports_no_tool(name: str) -> None:
     """Everything `anomalib train --model SimpleNet` needs stands on its own: no arrow from the core to the tools."""
     assert not [target for target in GRAPH[name] if target.startswith(TOOLS)]
+
+
+@pytest.mark.parametrize("name", sorted(name for name in MODULES if name.startswith(MODEL_PACKAGE)))
+def test_the_model_package_could_be_copied_into_anomalib(name: str) -> None:
+    """The model package imports what anomalib's own models import, its own modules, and the parts around it by their
+    public names only: copied into ``anomalib/models/image/``, only import paths would change."""
+    assert _libraries(name) <= LIBRARIES_OF_ANOMALIB_MODELS
+    outside = [target for target in GRAPH[name] if not target.startswith(MODEL_PACKAGE)]
+    assert [target for target in outside if target not in PARTS_AROUND_THE_MODEL] == []
+
+
+@pytest.mark.parametrize("name", sorted(name for name in MODULES if name.startswith(PARTS_AROUND_THE_MODEL)))
+def test_the_parts_around_the_model_stand_below_it(name: str) -> None:
+    """Training callbacks, checks, visualisation and the compatibility layer never import the model, the registration
+    hook or the tools: the model package is the one place that puts them together."""
+    above = (MODEL_PACKAGE, TOOLS, "anomalib_simplenet.registration", "anomalib_simplenet.presets")
+    assert [target for target in GRAPH[name] if target.startswith(above)] == []
 
 
 def test_no_import_circle() -> None:
@@ -84,7 +127,7 @@ def test_no_import_circle() -> None:
 
 def test_the_prediction_table_needs_no_lightning() -> None:
     """The table, captions and the model's view serve the exported-model command: no Lightning, no anomalib there."""
-    tree = ast.parse(MODULES["anomalib_simplenet.predictions"].read_text())
+    tree = ast.parse(MODULES["anomalib_simplenet.visualization.predictions"].read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not [name for name in imported if name.split(".")[0] in {"lightning", "anomalib"}]
@@ -108,15 +151,15 @@ def test_every_public_class_shows_how_it_is_used() -> None:
     assert missing == []
 
 
-def test_the_readme_layout_names_every_module() -> None:
-    """The README's Layout section has a line for each module (package faces and ``__main__`` aside)."""
+def test_the_readme_layout_names_every_folder_and_top_level_module() -> None:
+    """The README's Layout table has a row for each folder of the package and each module at its top level."""
     readme = (ROOT / "README.md").read_text()
     layout = re.search(r"^## Layout\n(.*?)^## ", readme, flags=re.DOTALL | re.MULTILINE)
     assert layout, "README.md has no '## Layout' section"
-    modules = [
-        path.relative_to(PACKAGE).as_posix() for path in MODULES.values() if path.name not in {"__init__.py", "__main__.py"}
-    ]
-    assert [module for module in modules if f"{module}`" not in layout.group(1)] == []
+    places = {path.relative_to(PACKAGE).parts[0] for path in MODULES.values()} - {"__init__.py"}
+    places = {place if place.endswith(".py") else f"{place}/" for place in places}
+    assert "simplenet/" in places  # the reading works
+    assert sorted(place for place in places if f"`{place}`" not in layout.group(1)) == []
 
 
 def test_the_anomalib_model_mirrors_the_torch_models_arguments() -> None:
@@ -125,8 +168,8 @@ def test_the_anomalib_model_mirrors_the_torch_models_arguments() -> None:
     import inspect
 
     from anomalib_simplenet import SimpleNet
-    from anomalib_simplenet.components import FeatureExtractor
-    from anomalib_simplenet.torch_model import SimpleNetModel
+    from anomalib_simplenet.simplenet.components import FeatureExtractor
+    from anomalib_simplenet.simplenet.torch_model import SimpleNetModel
 
     def defaults(cls: type) -> dict:
         return {name: p.default for name, p in inspect.signature(cls).parameters.items()}

@@ -16,9 +16,11 @@ from lightning.pytorch import seed_everything
 
 from anomalib_simplenet import SimpleNet
 
+from conftest import REPO, SHARED_DATA
+
 # ../shared/data/mvtec_ad beside the checkout (see REFERENCE.md), as in CI.
-SHARED_BOTTLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mvtec_ad"
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "simplenet_lite0_cpu.yaml"
+SHARED_BOTTLE = SHARED_DATA / "mvtec_ad"
+CONFIG = REPO / "configs" / "simplenet_lite0_cpu.yaml"
 SHORT_SCHEDULE = 10  # epochs
 
 pytestmark = pytest.mark.slow  # minutes: `pytest -m slow` (and .ci/run) runs it

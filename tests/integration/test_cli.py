@@ -2,10 +2,7 @@
 every shipped config accepted by `anomalib train --config`."""
 
 import inspect
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +14,9 @@ from anomalib.cli import AnomalibCLI
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
-ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
+from conftest import ANOMALIB, REPO, run_command
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
 
 def inspect_defaults(cls: type) -> dict:
@@ -26,10 +24,7 @@ def inspect_defaults(cls: type) -> dict:
 
 
 def _anomalib(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([ANOMALIB, *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    return run_command([ANOMALIB, *args], cwd=cwd)
 
 
 @pytest.fixture(scope="module")

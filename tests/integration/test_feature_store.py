@@ -5,49 +5,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from anomalib.callbacks import ModelCheckpoint
-from anomalib.data import MVTecAD
 from anomalib.engine import Engine
 from anomalib.pre_processing import PreProcessor
 from lightning.pytorch import Callback
 from torchvision.transforms import v2
 
-from anomalib_simplenet.feature_store import FeatureStore, StoredFeatureBatch
-from anomalib_simplenet.feature_store_eligibility import find_random_transforms
+from anomalib_simplenet.training.feature_store import FeatureStore, StoredFeatureBatch
+from anomalib_simplenet.training.feature_store_eligibility import find_random_transforms
+
+from conftest import EpochLosses, fit, synthetic_datamodule
 
 N_TRAIN = 16  # training images of the session's synthetic dataset
 
 
-class EpochLosses(Callback):
-    """Records the mean training loss of every epoch and what kind of batches it trained on."""
-
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-        self.batch_kinds: list[set[str]] = []
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.batch_kinds.append(set())
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self.batch_kinds[-1].add(type(batch).__name__)
-
-    def on_train_epoch_end(self, trainer, pl_module) -> None:
-        self.losses.append(float(trainer.callback_metrics["train_loss"]))
-
-
-def _datamodule(root: Path, **kwargs: object) -> MVTecAD:
-    return MVTecAD(root=root, category="synthetic", train_batch_size=4, eval_batch_size=8, num_workers=0, **kwargs)
-
-
-def _fit(model, root: Path, workdir: Path, callbacks=(), datamodule=None, **engine_args):
-    torch.manual_seed(0)
-    engine = Engine(default_root_dir=workdir, logger=False, enable_progress_bar=False, callbacks=list(callbacks), **engine_args)
-    engine.fit(model, datamodule=datamodule or _datamodule(root))
-    return engine
-
-
 def _scores(model, root: Path) -> torch.Tensor:
-    datamodule = _datamodule(root)
+    datamodule = synthetic_datamodule(root)
     datamodule.setup()
     batch = next(iter(datamodule.test_dataloader()))
     with torch.no_grad():
@@ -93,7 +65,7 @@ def test_store_trains_the_same_model_as_the_image_loop_with_one_backbone_pass(
         torch.manual_seed(0)
         model = small_simplenet(max_epochs=4, feature_store_mb=budget)
         passes, epochs = count_backbone_passes(model), EpochLosses()
-        _fit(model, synthetic_root, tmp_path / name, callbacks=[epochs], limit_val_batches=0)
+        fit(model, synthetic_root, tmp_path / name, callbacks=[epochs], limit_val_batches=0)
         runs[name] = (model, sum(passes), epochs)
     (stored, stored_passes, stored_epochs), (imaged, image_passes, image_epochs) = runs["store"], runs["images"]
     assert stored_passes == N_TRAIN  # the image score's statistics come from the store too
@@ -115,7 +87,7 @@ def test_float16_store_halves_memory_and_trains_nearly_the_same_model(
         model = small_simplenet(max_epochs=3, feature_store_dtype=dtype)
         epochs = EpochLosses()
         with caplog.at_level("INFO", logger="anomalib_simplenet"):
-            _fit(model, synthetic_root, tmp_path / dtype, callbacks=[epochs], limit_val_batches=0)
+            fit(model, synthetic_root, tmp_path / dtype, callbacks=[epochs], limit_val_batches=0)
         losses[dtype] = epochs.losses
     sizes = [float(line.split(" MiB")[0].rsplit(" ", 1)[1]) for line in caplog.messages if line.startswith("Feature store:")]
     assert sizes[1] == pytest.approx(sizes[0] / 2, abs=0.1)  # MiB, printed to one decimal
@@ -132,7 +104,7 @@ def test_store_keeps_to_its_budget(tmp_path: Path, synthetic_root: Path, small_s
     float32_mb = N_TRAIN * one.numel() * 4 / 2**20
     model.feature_store.budget_mb = 0.75 * float32_mb
     with caplog.at_level("INFO", logger="anomalib_simplenet"):
-        _fit(model, synthetic_root, tmp_path, limit_val_batches=0)
+        fit(model, synthetic_root, tmp_path, limit_val_batches=0)
     if stored is None:
         assert "over the budget" in caplog.text
         assert "set feature_store_dtype='float16' to halve it" in caplog.text
@@ -167,7 +139,7 @@ def test_store_steps_aside_and_says_why(
         engine_args["limit_train_batches"] = 2
     model = small_simplenet(**model_args)
     passes = count_backbone_passes(model)
-    datamodule = _datamodule(synthetic_root, **datamodule_args)
+    datamodule = synthetic_datamodule(synthetic_root, **datamodule_args)
     engine = Engine(default_root_dir=tmp_path, logger=False, enable_progress_bar=False, **engine_args)
     with caplog.at_level("INFO", logger="anomalib_simplenet"):
         if setting == "dataloaders":
@@ -191,33 +163,11 @@ def test_a_fit_that_raised_leaves_nothing_behind(
 
     model = small_simplenet(max_epochs=3)
     with pytest.raises(RuntimeError, match="disk full"):
-        _fit(model, synthetic_root, tmp_path / "failed", callbacks=[Fail()], limit_val_batches=0)
+        fit(model, synthetic_root, tmp_path / "failed", callbacks=[Fail()], limit_val_batches=0)
     assert model.feature_store.features is None
     assert not model.feature_store.active
     passes = count_backbone_passes(model)
     epochs = EpochLosses()
-    _fit(model, synthetic_root, tmp_path / "again", callbacks=[epochs], limit_val_batches=0)
+    fit(model, synthetic_root, tmp_path / "again", callbacks=[epochs], limit_val_batches=0)
     assert epochs.batch_kinds[0] == {"ImageBatch"}  # the next fit starts from images, not from stale features
     assert sum(passes) == N_TRAIN
-
-
-def test_fit_resumed_from_a_mid_schedule_checkpoint_continues_and_matches(
-    tmp_path: Path, synthetic_root: Path, small_simplenet
-) -> None:
-    """Stop after 2 of 4 epochs, resume with ckpt_path: the schedule ends at 4 with the uninterrupted fit's model."""
-    every_epoch = {"every_n_epochs": 1, "save_on_train_epoch_end": True, "save_top_k": -1, "filename": "epoch{epoch}"}
-    every_epoch["auto_insert_metric_name"] = False
-    torch.manual_seed(0)
-    whole = small_simplenet(max_epochs=4)
-    _fit(whole, synthetic_root, tmp_path / "whole", callbacks=[ModelCheckpoint(tmp_path / "ckpt", **every_epoch)])
-
-    torch.manual_seed(0)
-    resumed = small_simplenet(max_epochs=4)
-    epochs = EpochLosses()
-    engine = Engine(default_root_dir=tmp_path / "resumed", logger=False, enable_progress_bar=False, callbacks=[epochs])
-    engine.fit(resumed, datamodule=_datamodule(synthetic_root), ckpt_path=tmp_path / "ckpt" / "epoch1.ckpt")
-    assert engine.trainer.current_epoch == 4
-    assert len(epochs.losses) == 2  # epochs 3 and 4 only
-    assert epochs.batch_kinds == [{"ImageBatch"}, {"StoredFeatureBatch"}]  # the store refills in the resumed fit
-    for name, tensor in whole.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from anomalib_simplenet.anomaly_map import AnomalyMapGenerator
-from anomalib_simplenet.components import AnomalousFeatureGenerator, Discriminator, FeatureAdaptor, FeatureExtractor
-from anomalib_simplenet.loss import TruncatedL1Loss
-from anomalib_simplenet.torch_model import SimpleNetModel
+from anomalib_simplenet.simplenet.anomaly_map import AnomalyMapGenerator
+from anomalib_simplenet.simplenet.components import AnomalousFeatureGenerator, Discriminator, FeatureAdaptor, FeatureExtractor
+from anomalib_simplenet.simplenet.loss import TruncatedL1Loss
+from anomalib_simplenet.simplenet.torch_model import SimpleNetModel
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ predict commands then use its checkpoint and exported model. Those tests take mi
 
 import csv
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,16 +18,9 @@ from PIL import Image
 from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
-BIN = Path(sys.executable).parent
-DEMO = shutil.which("simplenet-demo", path=str(BIN)) or "simplenet-demo"
-ANOMALIB = shutil.which("anomalib", path=str(BIN)) or "anomalib"
+from conftest import ANOMALIB, console_command, run_command
 
-
-def _run(command: list[str], cwd: Path, expect: int = 0) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
-    assert result.returncode == expect, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+DEMO = console_command("simplenet-demo")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -41,7 +32,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
     """`simplenet-demo --category fabric --train-images 24 --epochs 10` in an empty working folder."""
     workdir = tmp_path_factory.mktemp("demo")
-    result = _run(
+    result = run_command(
         [DEMO, "--category", "fabric", "--train-images", "24", "--epochs", "10", "--seed", "0", "--output", "out"], cwd=workdir
     )
     output = workdir / "out"
@@ -101,7 +92,7 @@ def test_anomalib_predict_on_a_folder_of_new_images(demo: tuple[Path, dict, str]
     new_images.mkdir()
     for path in list(test_rows)[:4]:
         shutil.copy(path, new_images / f"{Path(path).parent.name}_{Path(path).name}")
-    _run(
+    run_command(
         [ANOMALIB, "predict", "--model", "SimpleNet", "--ckpt_path", row["checkpoint"], "--data", str(new_images),
          "--default_root_dir", "results"],
         cwd=tmp_path,
@@ -121,7 +112,7 @@ def test_openvino_predict_command_on_one_image(demo: tuple[Path, dict, str], tmp
     _, row, _ = demo
     image = next(r for r in _rows(Path(row["predictions_csv"])) if r["gt_label"] == "1")
     command = [sys.executable, "-m", "anomalib_simplenet.tools.predict", "--model", row["openvino_model"]]
-    result = _run([*command, "--data", image["image_path"]], cwd=tmp_path)
+    result = run_command([*command, "--data", image["image_path"]], cwd=tmp_path)
     first = result.stdout.splitlines()[0].split()
     assert float(first[0]) == pytest.approx(float(image["pred_score"]), abs=1e-4)
     assert first[1] == ("ANOMALOUS" if image["pred_label"] == "1" else "normal")
@@ -140,7 +131,7 @@ def test_demo_on_your_own_folder(tmp_path: Path) -> None:
         for mask in (source / "ground_truth" / defect).iterdir():
             (mine / "masks").mkdir(exist_ok=True)
             shutil.copy(mask, mine / "masks" / mask.name.replace("_mask", ""))
-    _run(
+    run_command(
         [DEMO, "--folder", str(mine), "--abnormal-dir", "defect", "--mask-dir", "masks", "--epochs", "1", "--no-export",
          "--output", "out"],
         cwd=tmp_path,

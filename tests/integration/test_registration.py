@@ -4,7 +4,6 @@ import importlib.util
 import inspect
 import os
 import pkgutil
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -16,8 +15,9 @@ import yaml
 
 import anomalib_simplenet
 
+from conftest import ANOMALIB
+
 SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
-ANOMALIB = shutil.which("anomalib", path=str(Path(sys.executable).parent)) or "anomalib"
 LOOKUPS = (
     "from anomalib.models import get_model, list_models\n"
     "print(type(get_model('simplenet', backbone='resnet18', pre_trained=False)).__module__)\n"
@@ -46,7 +46,7 @@ def test_pth_and_start_files_are_installed_and_point_at_the_hook() -> None:
     entry_point = (SITE_PACKAGES / "anomalib_simplenet.start").read_text().strip()
     install = pkgutil.resolve_name(entry_point)
     assert callable(install)
-    assert install.__module__ == "anomalib_simplenet._anomalib_hook"
+    assert install.__module__ == "anomalib_simplenet.registration"
 
 
 def test_interpreter_start_imports_neither_torch_nor_anomalib() -> None:
@@ -67,16 +67,16 @@ def test_every_import_order_registers(first_import: str, fresh_runs: dict[str, s
     """Fresh interpreter: import one module first, then every lookup anomalib offers finds SimpleNet."""
     result = fresh_runs[first_import]
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-3:] == ["anomalib_simplenet.lightning_model", "SimpleNet", "True"]
+    assert result.stdout.strip().splitlines()[-3:] == ["anomalib_simplenet.simplenet.lightning_model", "SimpleNet", "True"]
     assert "could not register" not in result.stderr
 
 
 def test_install_and_register_are_idempotent() -> None:
-    from anomalib_simplenet import _anomalib_hook
+    from anomalib_simplenet import registration
 
-    _anomalib_hook.install()
-    _anomalib_hook.install()
-    _anomalib_hook.register()
+    registration.install()
+    registration.install()
+    registration.register()
     import anomalib.models
     from anomalib.pipelines.benchmark import job
 
@@ -84,7 +84,7 @@ def test_install_and_register_are_idempotent() -> None:
     assert len(finders) == 1
     assert anomalib.models.__all__.count("SimpleNet") == 1
     collect = job.BenchmarkJob.collect
-    _anomalib_hook.allow_mixed_metrics(job)
+    registration.allow_mixed_metrics(job)
     assert job.BenchmarkJob.collect is collect  # applied once, not wrapped again
 
 
@@ -130,7 +130,7 @@ def test_the_dotted_class_path_needs_no_hook() -> None:
     code = (
         f"import sys, types; sys.path[:0] = [{package_root!r}, {str(SITE_PACKAGES)!r}]\n"
         "assert 'anomalib_simplenet' not in sys.modules\n"
-        "sys.modules['anomalib_simplenet._anomalib_hook'] = types.SimpleNamespace(install=lambda: None)\n"
+        "sys.modules['anomalib_simplenet.registration'] = types.SimpleNamespace(install=lambda: None)\n"
         "import anomalib.models\n"
         "from anomalib.cli import AnomalibCLI\n"
         "sys.argv = ['anomalib', 'train', '--model', 'anomalib_simplenet.SimpleNet', '--print_config']\n"

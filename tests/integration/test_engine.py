@@ -16,6 +16,8 @@ from anomalib.models import get_model
 
 from anomalib_simplenet import SimpleNet
 
+from conftest import synthetic_datamodule
+
 # Exported (OpenVINO, ONNX, torch) vs the checkpoint on the same image, after anomalib's post-processing
 # (scores and maps in [0, 1]), with OpenVINO held to f32. Its CPU default on bf16-capable processors is bf16, which moves
 # scores by up to about 1e-2; that is a speed/precision choice of the runtime, not an export error.
@@ -27,7 +29,7 @@ MODEL_ARGS = {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4
 
 
 def _datamodule(root: Path) -> MVTecAD:
-    return MVTecAD(root=root, category="synthetic", train_batch_size=2, num_workers=0)  # anomalib's test: batch 2
+    return synthetic_datamodule(root, train_batch_size=2)  # anomalib's own model tests: batch 2
 
 
 def _engine(project_path: Path) -> Engine:

@@ -9,7 +9,9 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
+from conftest import REPO
+
+NOTEBOOK = REPO / "notebooks" / "01_quickstart.ipynb"
 
 pytestmark = pytest.mark.slow  # minutes: `pytest -m slow` (and .ci/run) runs it
 

@@ -9,7 +9,7 @@ from timm.data import ImageNetInfo
 from torchvision.transforms import v2
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights, read_state_dict
-from anomalib_simplenet.components import FeatureExtractor
+from anomalib_simplenet.simplenet.components import FeatureExtractor
 
 # What an ImageNet classifier sees in matplotlib's sample portrait of Grace Hopper (in uniform, with a tie).
 FORMAL_WEAR = {"bow tie", "Windsor tie", "suit", "academic gown", "mortarboard", "military uniform"}
