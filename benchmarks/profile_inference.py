@@ -5,7 +5,7 @@
 
 Inference stages follow ``AnomalibModule.forward``: anomalib's pre-processing, the frozen backbone, SimpleNet's
 embedding (neighbourhoods, pooling, resize; for the unfolded embedding also the same construction written step by
-step, :func:`~anomalib_simplenet.embedding.unfolded_embedding_step_by_step`, to show what the banded pooling saves),
+step, :func:`~anomalib_simplenet.simplenet.embedding.unfolded_embedding_step_by_step`, to show what the banded pooling saves),
 the adaptor, the discriminator, the anomaly map (upsample + blur), the image score and anomalib's post-processing.
 One training step on stored features (what every epoch after the first runs: adaptor, noise, discriminator, loss,
 backward, Adam) is timed too, on a batch of ``--train-batch`` images. Each stage is timed on its own input after
@@ -21,8 +21,8 @@ from collections.abc import Callable
 import torch
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.embedding import unfolded_embedding_step_by_step
-from anomalib_simplenet.torch_model import _to_locations
+from anomalib_simplenet.simplenet.embedding import unfolded_embedding_step_by_step
+from anomalib_simplenet.simplenet.torch_model import _to_locations
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:

@@ -1,7 +1,7 @@
 """Which locations decide the image score of good images? Evidence for SimpleNet's ``image_score`` default.
 
-Trains SimpleNet's head on the good training images of one category (features extracted once, as in
-``defaults_study.py``, same 80/20 split and synthetic defects), then counts, over the *training* images and
+Trains SimpleNet's head on the good training images of one category (backbone levels extracted once, as in
+``defaults_study.py``, same 80/20 split and synthetic defects, large and small), then counts, over the *training* images and
 over the held-out good images, where the maximum of the patch-score map lies: on the outer ring of the
 feature grid (the locations the backbone computes from zero padding) or inside. It does so for the paper's
 image score (max of the raw patch scores) and for the default (max of the per-location standardised
@@ -25,10 +25,9 @@ from matplotlib import pyplot as plt
 from torchmetrics.classification import BinaryAUROC
 
 sys.path.insert(0, str(Path(__file__).parent))
-from defaults_study import Setting, backbone_weights, extract, load_split, patch_scores, train_and_record
+from defaults_study import Setting, extract_levels, load_split, patch_scores, train_and_record
 
-from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.image_score import ImageScore
+from anomalib_simplenet.simplenet.image_score import ImageScore
 
 
 def argmax_counts(scores: torch.Tensor) -> torch.Tensor:
@@ -40,7 +39,7 @@ def argmax_counts(scores: torch.Tensor) -> torch.Tensor:
 def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", choices=["mvtec", "visa"], required=True)
+    parser.add_argument("--dataset", choices=["mvtec", "visa", "folder"], required=True)
     parser.add_argument("--root", required=True)
     parser.add_argument("--category", required=True)
     parser.add_argument("--backbone", default="efficientnet_lite0")
@@ -71,19 +70,15 @@ def main() -> None:
     args = parse_args()
     setting = replace(Setting(), backbone=args.backbone, layers=tuple(args.layers))
     data = load_split(args)
-    extractor = SimpleNet(backbone=setting.backbone, layers=setting.layers)
-    weights = backbone_weights(setting.backbone)
-    if weights is not None:
-        extractor.model.feature_extractor.load_weights(weights)
-    features = (extract(extractor, data["fit"]), extract(extractor, data["eval"]))
+    levels = {"fit": extract_levels(setting, data["fit"]), "eval": extract_levels(setting, data["eval"])}
     args.epochs = [args.epochs]
     model = None
-    for row in train_and_record(setting, features, data, args, keep_model=True):
+    for row in train_and_record(setting, levels, data, args, keep_model=True):
         model = row.pop("model")
-    fit_scores, eval_scores = patch_scores(model, features[0]), patch_scores(model, features[1])
+    fit_scores, eval_scores = patch_scores(model, levels["fit"]), patch_scores(model, levels["eval"])
     standardiser = ImageScore("standardised_max")
     standardiser.fit(fit_scores)
-    labels = data["labels"]
+    labels = torch.tensor([kind != "good" for kind in data["set"]]).int()
     good = eval_scores[labels == 0]
     height, width = fit_scores.shape[-2:]
     ring = torch.ones(height, width, dtype=torch.bool)

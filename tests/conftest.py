@@ -1,12 +1,71 @@
-"""Shared fixtures: a generated MVTec-layout dataset, real ImageNet weights, small model settings."""
+"""What the tests share, one copy each: generated data, real ImageNet weights, small models, fits and commands.
 
-from collections.abc import Callable
+``tests/unit/`` holds the tests of single parts (pure torch, small pieces, seconds); ``tests/integration/`` those that
+fit through anomalib's ``Engine``, run the user's commands as subprocesses, export, or read real data. Plain helpers
+below are imported by the tests (``from conftest import fit``); fixtures are found by pytest.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
+import torch
+from anomalib.data import MVTecAD
+from anomalib.engine import Engine
+from anomalib.models.components import AnomalibModule
+from lightning.pytorch import Callback
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def console_command(name: str) -> str:
+    """The console script ``name`` installed beside this interpreter (the venv's ``anomalib``, ``simplenet-demo``...)."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
+ANOMALIB = console_command("anomalib")
+
+
+def run_command(
+    command: list[str], cwd: Path | None = None, expect: int | None = 0, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run ``command`` as a user would (unbuffered output, captured); assert its exit status unless ``expect`` is None."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    if expect is not None:
+        assert result.returncode == expect, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def synthetic_datamodule(root: Path, **overrides: object) -> MVTecAD:
+    """anomalib's MVTecAD over the generated category ``synthetic`` under ``root``: batches of 4, no worker processes."""
+    arguments = {"train_batch_size": 4, "eval_batch_size": 8, "num_workers": 0, **overrides}
+    return MVTecAD(root=root, category="synthetic", **arguments)
+
+
+def fit(
+    model: AnomalibModule,
+    root: Path,
+    workdir: Path,
+    callbacks: Iterable[Callback] = (),
+    datamodule: MVTecAD | None = None,
+    seed: int | None = 0,
+    **engine_args: object,
+) -> Engine:
+    """Fit ``model`` with anomalib's ``Engine`` (no logger, no progress bar) on ``root``'s generated data; return the engine."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    engine = Engine(default_root_dir=workdir, logger=False, enable_progress_bar=False, callbacks=list(callbacks), **engine_args)
+    engine.fit(model, datamodule=datamodule or synthetic_datamodule(root))
+    return engine
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +109,20 @@ def count_backbone_passes() -> Callable[[SimpleNet], list[int]]:
         return passes
 
     return count
+
+
+class EpochLosses(Callback):
+    """Records the mean training loss of every epoch and what kind of batches it trained on."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+        self.batch_kinds: list[set[str]] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self.batch_kinds.append(set())
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.batch_kinds[-1].add(type(batch).__name__)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.losses.append(float(trainer.callback_metrics["train_loss"]))

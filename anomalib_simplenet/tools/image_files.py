@@ -2,7 +2,7 @@
 
 The suffixes are torchvision's ``IMG_EXTENSIONS``, which anomalib's ``Folder`` dataset uses to list a folder.
 They are written out here so that the tools can check a user's folders before torch is imported (a mistake
-is then reported at once); ``tests/test_newcomer_errors.py`` holds them against torchvision's.
+is then reported at once); ``tests/integration/test_newcomer_errors.py`` holds them against torchvision's.
 """
 
 from pathlib import Path

@@ -18,7 +18,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from torchvision.transforms.v2 import Transform
 
-from anomalib_simplenet.predictions import model_view
+from anomalib_simplenet.visualization.predictions import model_view
 
 THRESHOLD = 0.5  # anomalib's post-processor maps the fitted threshold to 0.5
 
@@ -62,7 +62,7 @@ def _model_view(path: str, view: Transform | None, size: tuple[int, int]) -> np.
 def records_from_batches(batches: Iterable, view: Transform | None = None) -> list[ScoredImage]:
     """Turn ``Engine.predict`` output into records; ``view`` is the pre-processor's resize/crop (no normalisation).
 
-    Use :func:`anomalib_simplenet.predictions.geometric_transform` on ``model.pre_processor.transform``
+    Use :func:`anomalib_simplenet.visualization.predictions.geometric_transform` on ``model.pre_processor.transform``
     to get ``view``.
     """
     records = []

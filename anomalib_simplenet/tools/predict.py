@@ -13,7 +13,7 @@ is anomalous. The heat map covers the whole picture when the model resized witho
 the demo's models do); a model trained with a crop maps only the central crop.
 
 What it imports: the checks of the options need only the standard library; the table and captions
-(:mod:`anomalib_simplenet.predictions`) torch, torchvision and PIL, not Lightning. anomalib's
+(:mod:`anomalib_simplenet.visualization.predictions`) torch, torchvision and PIL, not Lightning. anomalib's
 ``anomalib.deploy``, imported only to score, imports torch and Lightning itself (anomalib 2.7).
 
 Example:
@@ -29,8 +29,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from anomalib_simplenet.predictions import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under, is_image
+from anomalib_simplenet.visualization.predictions import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
 
 # Full precision on the CPU plugin: its default on bf16-capable processors moves scores by about 1e-2.
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights
-from anomalib_simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
 
 from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights

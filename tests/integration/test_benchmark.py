@@ -1,0 +1,246 @@
+"""`simplenet-benchmark`: a real (tiny) run end to end (marked slow: minutes), its report, and its config errors."""
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
+from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
+from anomalib_simplenet.tools.benchmark.job import model_class_by_name
+from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
+
+from conftest import REPO, SHARED_DATA, console_command, run_command
+
+COMMAND = console_command("simplenet-benchmark")
+
+
+def _benchmark(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    return run_command([COMMAND, *args], cwd=cwd, expect=None, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def benchmark_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One seed of SimpleNet (2 epochs) and PaDiM on the generated dataset, run through the console command."""
+    work = tmp_path_factory.mktemp("benchmark")
+    config = {
+        "name": "tiny",
+        "models": [
+            {"name": "SimpleNet", "init_args": {"max_epochs": 2}},
+            {"name": "Padim", "init_args": {"n_features": 50}},
+        ],
+        "data": {
+            "class_path": "MVTecAD",
+            "init_args": {
+                "root": str(synthetic_root),
+                "train_batch_size": 8,
+                "eval_batch_size": 8,
+                "num_workers": 0,
+                "val_split_mode": "synthetic",
+                "val_split_ratio": 0.25,
+            },
+        },
+        "categories": ["synthetic"],
+        "seeds": [0],
+        "image_size": 96,
+        "throughput": {"batch_sizes": [1, 2], "warmup": 1, "min_seconds": 0.05},
+    }
+    (work / "tiny.yaml").write_text(yaml.safe_dump(config))
+    readme = work / "README.md"
+    readme.write_text(f"# Title\n\n{README_BEGIN}\nPLACEHOLDER\n{README_END}\n\nrest\n")
+    result = _benchmark("--config", "tiny.yaml", "--output", "out", "--readme", "README.md", cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "[3/3] Padim-synthetic-seed0: image_AUROC" in result.stdout  # progress, one line per run
+    return work
+
+
+@pytest.mark.slow
+def test_every_run_records_accuracy_speed_memory_and_size(benchmark_run: Path) -> None:
+    runs = pd.read_csv(benchmark_run / "out" / "runs.csv").set_index("model")
+    assert list(runs.index) == ["backbone-only", "SimpleNet", "Padim"]
+    for model in ("SimpleNet", "Padim"):
+        row = runs.loc[model]
+        for metric in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO", "image_F1Score", "pixel_F1Score"):
+            assert 0.0 <= row[metric] <= 1.0, (model, metric)
+        assert row["fit_s"] > 0
+        assert row["peak_rss_fit_mb"] > 100
+        assert row["peak_rss_mb"] >= row["peak_rss_fit_mb"]
+        assert row["checkpoint_mb"] > 1
+        assert row["openvino_mb"] > 1
+    for column in ("torch_cpu_b1_img_s", "torch_cpu_b2_img_s", "openvino_cpu_b1_img_s", "openvino_cpu_b2_img_s"):
+        assert (runs[column] > 0).all(), column
+    assert pd.isna(runs.loc["backbone-only", "image_AUROC"])  # the reference is timed, not trained
+
+
+@pytest.mark.slow
+def test_report_has_tables_plots_environment_and_readme_block(benchmark_run: Path) -> None:
+    out = benchmark_run / "out"
+    markdown = (out / "results.md").read_text()
+    assert "| SimpleNet | synthetic | 1 |" in markdown
+    assert "x backbone" in markdown
+    assert "SimpleNet >= PaDiM img/s" in markdown  # the target rows that apply to these models
+    for picture in ("speed_vs_accuracy.png", "metrics.png"):
+        assert (out / picture).stat().st_size > 10_000
+    environment = (out / "environment.json").read_text()
+    assert "anomalib" in environment
+    assert "simplenet-benchmark --config tiny.yaml" in environment
+    readme = (benchmark_run / "README.md").read_text()
+    assert "PLACEHOLDER" not in readme
+    assert "](out/speed_vs_accuracy.png)" in readme
+    assert readme.endswith(f"{README_END}\n\nrest\n")
+
+
+@pytest.mark.slow
+def test_backbone_only_ratio_is_relative_to_the_reference(benchmark_run: Path) -> None:
+    summary = pd.read_csv(benchmark_run / "out" / "summary.csv").set_index("model")
+    runs = pd.read_csv(benchmark_run / "out" / "runs.csv").set_index("model")
+    expected = runs.loc["backbone-only", "torch_cpu_b2_img_s"] / runs.loc["SimpleNet", "torch_cpu_b2_img_s"]
+    assert summary.loc["SimpleNet", "torch_cpu_b2_img_s_x_backbone_mean"] == pytest.approx(expected)
+    assert summary.loc["backbone-only", "torch_cpu_b2_img_s_x_backbone_mean"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_rerun_reuses_finished_runs(benchmark_run: Path) -> None:
+    result = _benchmark("--config", "tiny.yaml", "--output", "out", "--models", "Padim", cwd=benchmark_run, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Padim-synthetic-seed0: done earlier" in result.stdout
+
+
+def test_target_checks_read_the_summary() -> None:
+    summary = pd.DataFrame({
+        "model": ["backbone-only", "SimpleNet", "Patchcore", "Padim"],
+        "seeds": [1, 3, 3, 3],
+        "torch_cpu_b1_img_s_mean": [20.0, 16.0, 5.0, 17.0],
+        "torch_cpu_b1_img_s_x_backbone_mean": [1.0, 1.25, 4.0, 1.18],
+        "openvino_cpu_b1_img_s_mean": [60.0, 30.0, 6.0, 40.0],
+        "fit_s_mean": [None, 300.0, 200.0, 20.0],
+        "image_AUROC_mean": [None, 1.0, 1.0, 0.99],
+        "pixel_AUROC_mean": [None, 0.970, 0.976, 0.96],
+        "pixel_AUPRO_mean": [None, 0.885, 0.90, 0.85],
+    })  # fmt: skip
+    checks = {name: met for name, met, _ in target_checks(summary)}
+    assert checks["torch CPU b1: SimpleNet >= 3x PatchCore img/s"] is True  # 3.2x
+    assert checks["torch CPU b1: SimpleNet >= PaDiM img/s"] is False
+    assert checks["torch CPU b1: SimpleNet head adds <= 25% over backbone-only"] is True  # exactly 25 %
+    assert checks["b1: OpenVINO CPU >= 1.5x torch CPU for SimpleNet"] is True
+    assert checks["SimpleNet training < PatchCore fit (wall time)"] is False
+    assert checks["SimpleNet image AUROC >= PatchCore"] is True
+    assert checks["SimpleNet pixel AUROC >= PatchCore - 0.005"] is False  # 0.006 behind
+    assert checks["SimpleNet PRO >= PatchCore - 0.02"] is True  # 1.5 points behind
+    assert checks["SimpleNet image AUROC >= PaDiM"] is True
+    assert checks["SimpleNet pixel AUROC >= PaDiM"] is True
+
+
+def test_accuracy_targets_are_checked_per_category() -> None:
+    """A lead on one category must not hide a gap on another."""
+    summary = pd.DataFrame({
+        "model": ["SimpleNet", "Patchcore"] * 2,
+        "category": ["bottle", "bottle", "macaroni1", "macaroni1"],
+        "seeds": [3] * 4,
+        "image_AUROC_mean": [1.0, 0.85, 0.80, 0.90],
+        "pixel_AUROC_mean": [0.99, 0.97, 0.90, 0.95],
+        "pixel_AUPRO_mean": [0.95, 0.90, 0.70, 0.80],
+    })  # fmt: skip
+    checks = {name: met for name, met, _ in target_checks(summary)}
+    assert checks["bottle: SimpleNet image AUROC >= PatchCore"] is True
+    assert checks["macaroni1: SimpleNet image AUROC >= PatchCore"] is False  # the averages (0.900 vs 0.875) would pass
+    assert checks["bottle: SimpleNet PRO >= PatchCore - 0.02"] is True
+    assert checks["macaroni1: SimpleNet PRO >= PatchCore - 0.02"] is False
+
+
+def test_shipped_benchmark_config_is_valid() -> None:
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "bottle_lite0_cpu.yaml")
+    assert [model.name for model in config.models] == ["SimpleNet", "Patchcore", "Padim"]
+    assert len(config.jobs()) == 1 + 3 * 3  # backbone-only + three models x three seeds
+    for model in config.models:
+        model_class_by_name(model.name)
+
+
+def test_side_by_side_config_can_be_run_in_parts() -> None:
+    """--models, --categories and --seeds cut the committed side-by-side config into calls of one output folder."""
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    assert config.categories == ("bottle", "macaroni1", "transistor", "fabric", "washer")
+    assert len(config.jobs()) == 5 + 3 * 5 * 3
+    part = _apply_overrides(config, argparse.Namespace(models=["Patchcore"], categories=["macaroni1"], seeds=[0]))
+    assert [job.name for job in part.jobs()] == ["backbone-only-macaroni1-seed0", "Patchcore-macaroni1-seed0"]
+    assert part.data_for("macaroni1")["class_path"] == "Visa"
+    with pytest.raises(BenchmarkConfigError, match="matches none of the config's categories"):
+        _apply_overrides(config, argparse.Namespace(models=None, categories=["carpet"], seeds=None))
+
+
+def test_side_by_side_simplenet_is_the_lite0_preset() -> None:
+    """The comparison runs the preset a CPU user gets (presets.LITE0_CPU); backbone and levels come from the config."""
+    from anomalib_simplenet.presets import LITE0_CPU
+
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    simplenet = next(model for model in config.models if model.name == "SimpleNet")
+    assert (config.backbone, config.layers) == (LITE0_CPU["backbone"], LITE0_CPU["layers"])
+    assert simplenet.init_args == {key: value for key, value in LITE0_CPU.items() if key not in {"backbone", "layers"}}
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mvtec_transistor_512").is_dir(), reason="../shared data absent")
+def test_folder_category_loads_as_its_readme_says() -> None:
+    """The transistor entry (anomalib's Folder): the category is its name; complete test set, thresholds from train."""
+    from anomalib_simplenet.tools.benchmark.job import make_datamodule
+
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
+    job = next(job for job in config.jobs() if job.category == "transistor" and job.model.name == "Padim")
+    datamodule = make_datamodule(job)
+    assert type(datamodule).__name__ == "Folder"
+    assert datamodule.name == "transistor"
+    datamodule.setup()
+    labels = datamodule.test_data.samples["label_index"]
+    assert (len(datamodule.test_data), int(labels.sum())) == (100, 40)  # 60 good + 40 defective, as the README says
+    assert len(datamodule.train_data) + len(datamodule.val_data) == 213  # 10 % of train/good made the synthetic split
+
+
+def test_report_covers_the_runs_of_every_call_into_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "runs").mkdir()
+    runs = [("Padim", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 1), ("SimpleNet", "bottle", 0)]
+    runs += [("backbone-only", "bottle", 0)]
+    for model, category, seed in runs:  # as three calls with --models would leave them
+        row = {"model": model, "category": category, "seed": seed, "image_AUROC": 0.9}
+        (tmp_path / "runs" / f"{model}-{category}-seed{seed}.json").write_text(json.dumps(row))
+    (tmp_path / "runs" / "Patchcore-bottle-seed0.job.json").write_text("{}")  # a run that never finished
+    config = {"models": [{"name": "SimpleNet"}, {"name": "Padim"}], "categories": ["washer", "bottle"]}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    order = [tuple(row) for row in collect_runs(tmp_path)[["model", "category", "seed"]].itertuples(index=False)]
+    assert order == [
+        ("backbone-only", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 0),
+        ("SimpleNet", "bottle", 1), ("Padim", "bottle", 0),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            {"models": ["SimpleNet"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"], "epochs": 3},
+            "Unknown benchmark config key",
+        ),
+        ({"models": [], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]}, "needs non-empty"),
+        ({"models": ["SimpleNet"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"], "image_size": 8}, "image_size"),
+        ({"models": ["Padim", "Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]}, "once"),
+        ({"models": [{"name": "Padim", "args": {}}], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]}, "init_args"),
+    ],
+)
+def test_bad_config_is_refused_with_a_reason(content: dict, message: str) -> None:
+    with pytest.raises(BenchmarkConfigError, match=message):
+        BenchmarkConfig.from_dict(content)
+
+
+def test_unknown_model_names_the_known_ones() -> None:
+    with pytest.raises(BenchmarkConfigError, match=r"no model 'PatchKore'.*Patchcore"):
+        model_class_by_name("PatchKore")
+
+
+def test_missing_config_file_is_a_one_line_error(tmp_path: Path) -> None:
+    result = _benchmark("--config", "nope.yaml", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "simplenet-benchmark: Benchmark config 'nope.yaml' not found. Pass one of configs/benchmark/*.yaml or your own file."
+    ]

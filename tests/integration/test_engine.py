@@ -1,0 +1,209 @@
+"""The sequence anomalib's own model tests run for every model (``tests/integration/model/test_models.py``:
+``get_model(name)``, ``Engine(max_epochs=1)``, fit, then test/train/validate/predict from the checkpoint,
+then export to torch, ONNX and OpenVINO) -- on a generated MVTec-layout dataset."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from anomalib.data import MVTecAD
+from anomalib.data.utils import read_image
+from anomalib.deploy import OpenVINOInferencer, TorchInferencer
+from anomalib.engine import Engine
+from anomalib.models import get_model
+
+from anomalib_simplenet import SimpleNet
+
+from conftest import synthetic_datamodule
+
+# Exported (OpenVINO, ONNX, torch) vs the checkpoint on the same image, after anomalib's post-processing
+# (scores and maps in [0, 1]), with OpenVINO held to f32. Its CPU default on bf16-capable processors is bf16, which moves
+# scores by up to about 1e-2; that is a speed/precision choice of the runtime, not an export error.
+EXPORT_ATOL = 1e-4
+OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+MODEL_ARGS = {"backbone": "efficientnet_lite0", "layers": ["blocks.2", "blocks.4"], "pre_trained": False}
+
+
+def _datamodule(root: Path) -> MVTecAD:
+    return synthetic_datamodule(root, train_batch_size=2)  # anomalib's own model tests: batch 2
+
+
+def _engine(project_path: Path) -> Engine:
+    """The Engine anomalib's own model tests build for every model: the schedule comes from the trainer."""
+    return Engine(logger=False, default_root_dir=project_path, max_epochs=1, devices=1, max_steps=-1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[Engine, SimpleNet, Path]:
+    torch.manual_seed(0)
+    project_path = tmp_path_factory.mktemp("project")
+    model = get_model("simplenet", **MODEL_ARGS)
+    engine = _engine(project_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = project_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
+    return engine, model, ckpt
+
+
+def test_fit_honours_engine_max_epochs_and_saves_its_end(trained: tuple[Engine, SimpleNet, Path]) -> None:
+    engine, model, ckpt = trained
+    assert engine.trainer.current_epoch == 1  # Engine(max_epochs=1), not SimpleNet's 20 (its model default)
+    assert model.max_epochs == 20
+    assert ckpt.is_file()
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+    assert saved["epoch"] == 0  # the last epoch (0-based): nothing was selected
+    assert torch.equal(saved["state_dict"]["model.discriminator.layers.3.weight"], model.model.discriminator.layers[3].weight)
+
+
+METRICS = {"image_AUROC", "image_F1Score", "pixel_AUROC", "pixel_F1Score", "pixel_AUPRO"}
+
+
+@pytest.fixture(scope="module")
+def tested(trained: tuple[Engine, SimpleNet, Path], synthetic_root: Path) -> dict[str, dict[str, float]]:
+    """anomalib's test_test: metrics of the fitted model in memory, then of its checkpoint loaded back."""
+    engine, model, ckpt = trained
+    in_memory = engine.test(model, datamodule=_datamodule(synthetic_root))[0]
+    from_checkpoint = engine.test(model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)[0]
+    return {"in_memory": in_memory, "checkpoint": from_checkpoint}
+
+
+def test_test_from_checkpoint(tested: dict[str, dict[str, float]]) -> None:
+    """The checkpoint holds the fitted model, thresholds and image-score statistics included: the same metrics."""
+    assert set(tested["checkpoint"]) == METRICS
+    assert all(0.0 <= value <= 1.0 for value in tested["checkpoint"].values())
+    assert tested["checkpoint"] == pytest.approx(tested["in_memory"], abs=1e-6)
+
+
+def test_validate_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthetic_root: Path) -> None:
+    """Validating the checkpoint on the data it was validated on fits the thresholds it holds."""
+    engine, model, ckpt = trained
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    engine.validate(model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)
+    for name in ("_image_threshold", "_pixel_threshold"):
+        refitted = getattr(model.post_processor, name)
+        assert torch.isfinite(refitted)
+        torch.testing.assert_close(refitted, saved[f"post_processor.{name}"])
+
+
+def test_predict_from_checkpoint(trained: tuple[Engine, SimpleNet, Path], synthetic_root: Path) -> None:
+    engine, model, ckpt = trained
+    predictions = engine.predict(model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)
+    batch = predictions[0]
+    assert batch.pred_score.shape == (8,)
+    assert batch.anomaly_map.shape[-2:] == (256, 256)  # the whole image, resized
+    assert torch.equal(batch.pred_label, batch.pred_score > 0.5)  # normalised scores: the threshold is 0.5
+
+
+def test_train_from_checkpoint(
+    trained: tuple[Engine, SimpleNet, Path], synthetic_root: Path, tmp_path: Path, tested: dict[str, dict[str, float]]
+) -> None:
+    """anomalib's test_train: Engine.train resumes from the fitted checkpoint; max_epochs=1 is already reached,
+    so nothing more is trained and the test metrics are the checkpoint's."""
+    _, _, ckpt = trained
+    model = get_model("simplenet", **MODEL_ARGS)
+    results = _engine(tmp_path).train(model=model, datamodule=_datamodule(synthetic_root), ckpt_path=ckpt)
+    assert results[0] == pytest.approx(tested["checkpoint"], abs=1e-6)
+
+
+def _openvino_runner(path: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, bool]]:
+    """anomalib's OpenVINOInferencer on the exported model.xml."""
+    inferencer = OpenVINOInferencer(path=path, device="CPU", config=OPENVINO_F32)
+
+    def run(image_path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+        result = inferencer.predict(str(image_path))
+        return np.asarray(result.pred_score), np.asarray(result.anomaly_map), bool(np.asarray(result.pred_label).ravel()[0])
+
+    return run
+
+
+def _onnx_runner(path: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, bool]]:
+    """The exported model.onnx as OpenVINO reads an ONNX file, fed the image as anomalib reads it."""
+    import openvino as ov
+
+    compiled = ov.compile_model(ov.Core().read_model(path), "CPU", OPENVINO_F32)
+
+    def run(image_path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+        outputs = compiled(read_image(image_path, as_tensor=True).unsqueeze(0).numpy())
+        score, anomaly_map, label = (outputs[compiled.output(name)] for name in ("pred_score", "anomaly_map", "pred_label"))
+        return score, anomaly_map, bool(label.ravel()[0])
+
+    return run
+
+
+def _torch_runner(path: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, bool]]:
+    """The exported model.pt loaded as anomalib's TorchInferencer loads it (a pickled module: TRUST_REMOTE_CODE=1)."""
+    inferencer = TorchInferencer(path=path, device="cpu")
+
+    def run(image_path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+        with torch.no_grad():
+            result = inferencer.predict(image_path)
+        return result.pred_score.numpy(), result.anomaly_map.numpy(), bool(result.pred_label.ravel()[0])
+
+    return run
+
+
+RUNNERS = {"openvino": _openvino_runner, "onnx": _onnx_runner, "torch": _torch_runner}
+
+
+@pytest.fixture(scope="module")
+def trained_channel_mean(tmp_path_factory: pytest.TempPathFactory, synthetic_root: Path) -> tuple[Engine, SimpleNet, Path]:
+    """The same fit with the previous embedding (each channel averaged over the neighbourhood)."""
+    torch.manual_seed(0)
+    project_path = tmp_path_factory.mktemp("project_channel_mean")
+    model = get_model("simplenet", **MODEL_ARGS, embedding="channel_mean")
+    engine = _engine(project_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = project_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
+    return engine, model, ckpt
+
+
+@pytest.mark.parametrize(
+    ("export_type", "embedding"),
+    [*((export_type, "unfolded") for export_type in RUNNERS), ("openvino", "channel_mean")],
+)
+def test_exported_model_matches_torch(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    synthetic_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    export_type: str,
+    embedding: str,
+) -> None:
+    """Each export (OpenVINO, ONNX, torch) gives the checkpoint's scores, maps and labels on every test image."""
+    engine, model, ckpt = request.getfixturevalue("trained" if embedding == "unfolded" else "trained_channel_mean")
+    assert model.hparams.embedding == embedding
+    monkeypatch.chdir(tmp_path)  # OpenVINOInferencer writes ./openvino_cache
+    monkeypatch.setenv("TRUST_REMOTE_CODE", "1")  # TorchInferencer unpickles the exported module only when told to
+    path = Path(engine.export(model, export_type=export_type, export_root=tmp_path, ckpt_path=ckpt))
+    assert path.parent == tmp_path / "weights" / export_type
+    run = RUNNERS[export_type](path)
+    reference = SimpleNet.load_from_checkpoint(ckpt).eval()
+    images = sorted((synthetic_root / "synthetic" / "test").glob("*/*.png"))
+    scores = []
+    for image_path in images:
+        score, anomaly_map, label = run(image_path)
+        with torch.no_grad():
+            expected = reference(read_image(image_path, as_tensor=True).unsqueeze(0))
+        np.testing.assert_allclose(score.ravel(), expected.pred_score.numpy().ravel(), atol=EXPORT_ATOL)
+        np.testing.assert_allclose(anomaly_map.squeeze(), expected.anomaly_map.numpy().squeeze(), atol=EXPORT_ATOL)
+        if abs(float(expected.pred_score) - 0.5) > EXPORT_ATOL:  # labels may differ only at a tie with the threshold
+            assert label == bool(expected.pred_label.ravel()[0])
+        scores.append(float(expected.pred_score))
+    assert len(images) == 8
+    assert max(scores) - min(scores) > 1e-3  # the images score differently: the comparison is not between constants
+
+
+def test_checkpoint_keeps_the_pre_processing_it_was_trained_with(tmp_path: Path, synthetic_root: Path) -> None:
+    """A non-default pre-processor (no crop, 128 px) comes back from the checkpoint, for predict and export alike."""
+    model = get_model("simplenet", **MODEL_ARGS, pre_processor=SimpleNet.configure_pre_processor(image_size=(128, 128)))
+    engine = _engine(tmp_path)
+    engine.fit(model=model, datamodule=_datamodule(synthetic_root))
+    ckpt = tmp_path / model.name / "MVTecAD" / "synthetic" / "v0" / "weights" / "lightning" / "model.ckpt"
+    restored = SimpleNet.load_from_checkpoint(ckpt)
+    image = torch.rand(1, 3, 200, 150)
+    expected = model.pre_processor.transform(image)
+    assert expected.shape == (1, 3, 128, 128)  # the whole image, resized: no crop
+    torch.testing.assert_close(restored.pre_processor.transform(image), expected)

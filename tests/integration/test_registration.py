@@ -1,0 +1,156 @@
+"""Registration with stock anomalib cannot miss: every import order, every lookup, idempotent, light at start-up."""
+
+import importlib.util
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+import sysconfig
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import yaml
+
+import anomalib_simplenet
+
+from conftest import ANOMALIB
+
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+LOOKUPS = (
+    "from anomalib.models import get_model, list_models\n"
+    "print(type(get_model('simplenet', backbone='resnet18', pre_trained=False)).__module__)\n"
+    "print(type(get_model({'class_path': 'SimpleNet', 'init_args': {'backbone': 'resnet18', 'pre_trained': False}})).__name__)\n"
+    "print('simple_net' in list_models())\n"
+)
+# Every module of the package, core and tools: a module added later is tested without a change here.
+PACKAGE_MODULES = sorted(name for _, name, _ in pkgutil.walk_packages(anomalib_simplenet.__path__, "anomalib_simplenet."))
+ENTRY_MODULES = [
+    "import anomalib_simplenet",
+    "from anomalib_simplenet import SimpleNet",
+    "from anomalib_simplenet import SimpleNetModel",
+    *(f"import {name}" for name in PACKAGE_MODULES),
+    "import anomalib.models",
+    "import anomalib.engine",
+]
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+
+
+def test_pth_and_start_files_are_installed_and_point_at_the_hook() -> None:
+    """`.pth` runs the hook today; PEP 829's `.start` (Python 3.15+) names the same entry point."""
+    assert (SITE_PACKAGES / "anomalib_simplenet.pth").read_text().strip() == "import anomalib_simplenet"
+    entry_point = (SITE_PACKAGES / "anomalib_simplenet.start").read_text().strip()
+    install = pkgutil.resolve_name(entry_point)
+    assert callable(install)
+    assert install.__module__ == "anomalib_simplenet.registration"
+
+
+def test_interpreter_start_imports_neither_torch_nor_anomalib() -> None:
+    out = _run("import sys; print(sorted(m for m in ('torch', 'anomalib', 'lightning', 'timm') if m in sys.modules))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def fresh_runs() -> dict[str, subprocess.CompletedProcess]:
+    """One fresh interpreter per entry module (each imports anomalib: seconds), run side by side on the CPU's cores."""
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        return dict(zip(ENTRY_MODULES, pool.map(lambda first: _run(f"{first}\n{LOOKUPS}"), ENTRY_MODULES), strict=True))
+
+
+@pytest.mark.parametrize("first_import", ENTRY_MODULES)
+def test_every_import_order_registers(first_import: str, fresh_runs: dict[str, subprocess.CompletedProcess]) -> None:
+    """Fresh interpreter: import one module first, then every lookup anomalib offers finds SimpleNet."""
+    result = fresh_runs[first_import]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-3:] == ["anomalib_simplenet.simplenet.lightning_model", "SimpleNet", "True"]
+    assert "could not register" not in result.stderr
+
+
+def test_install_and_register_are_idempotent() -> None:
+    from anomalib_simplenet import registration
+
+    registration.install()
+    registration.install()
+    registration.register()
+    import anomalib.models
+    from anomalib.pipelines.benchmark import job
+
+    finders = [finder for finder in sys.meta_path if type(finder).__name__ == "_PostImportFinder"]
+    assert len(finders) == 1
+    assert anomalib.models.__all__.count("SimpleNet") == 1
+    collect = job.BenchmarkJob.collect
+    registration.allow_mixed_metrics(job)
+    assert job.BenchmarkJob.collect is collect  # applied once, not wrapped again
+
+
+def test_benchmark_collect_patch_is_still_needed_and_works() -> None:
+    """anomalib 2.7's own collect fails when models report different metrics; the patched one leaves a gap."""
+    import anomalib.pipelines.benchmark.job as patched
+
+    spec = importlib.util.spec_from_file_location("unpatched_benchmark_job", patched.__file__)
+    original = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(original)
+    results = [{"model": "SimpleNet", "image_AUROC": 1.0, "pixel_AUPRO": 0.8}, {"model": "Padim", "image_AUROC": 0.9}]
+    with pytest.raises(KeyError):
+        original.BenchmarkJob.collect(list(reversed(results)))
+    table = patched.BenchmarkJob.collect(results)
+    assert list(table["model"]) == ["SimpleNet", "Padim"]
+    assert table["pixel_AUPRO"].isna().tolist() == [False, True]
+
+
+def test_the_module_list_holds_core_and_tools() -> None:
+    """The walk over the package finds both floors (a broken walk would silently test nothing)."""
+    for name in ("lightning_model", "torch_model", "components", "tools.demo.cli", "tools.benchmark.job", "tools.predict"):
+        assert f"anomalib_simplenet.{name}" in PACKAGE_MODULES
+
+
+def test_anomalib_train_finds_simplenet_by_its_short_name() -> None:
+    """`anomalib train --model SimpleNet` in a fresh process: the CLI knows the class and all its arguments."""
+    from anomalib_simplenet import SimpleNet
+
+    result = subprocess.run(
+        [ANOMALIB, "train", "--model", "SimpleNet", "--print_config"], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = yaml.safe_load(result.stdout)["model"]
+    assert model["class_path"].rsplit(".", 1)[-1] == "SimpleNet"
+    expected = {name: p.default for name, p in inspect.signature(SimpleNet).parameters.items()}
+    assert list(model["init_args"]) == list(expected)
+    assert model["init_args"]["noise_std"] == expected["noise_std"]
+
+
+def test_the_dotted_class_path_needs_no_hook() -> None:
+    """`--model anomalib_simplenet.SimpleNet` works where the hook never runs: no `.pth` (python -S), `install` a no-op."""
+    package_root = str(Path(anomalib_simplenet.__file__).resolve().parents[1])
+    code = (
+        f"import sys, types; sys.path[:0] = [{package_root!r}, {str(SITE_PACKAGES)!r}]\n"
+        "assert 'anomalib_simplenet' not in sys.modules\n"
+        "sys.modules['anomalib_simplenet.registration'] = types.SimpleNamespace(install=lambda: None)\n"
+        "import anomalib.models\n"
+        "from anomalib.cli import AnomalibCLI\n"
+        "sys.argv = ['anomalib', 'train', '--model', 'anomalib_simplenet.SimpleNet', '--print_config']\n"
+        "try:\n    AnomalibCLI()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+        "print('hook ran:', hasattr(anomalib.models, 'SimpleNet'))\n"
+    )
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config, marker = result.stdout.rsplit("hook ran:", 1)
+    assert marker.strip() == "False"
+    assert yaml.safe_load(config)["model"]["class_path"] == "anomalib_simplenet.SimpleNet"
+
+
+def test_the_exported_model_command_imports_no_lightning() -> None:
+    """The OpenVINO predict command's own code needs torch, not Lightning (anomalib.deploy brings that in to score)."""
+    code = (
+        "import sys\n"
+        "from anomalib_simplenet.tools.predict import main\n"
+        "status = main(['--model', 'missing.xml', '--data', '.'])\n"
+        "print(status, sorted(m for m in ('lightning', 'anomalib') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=300)
+    assert result.stdout.strip() == "2 []", result.stdout + result.stderr[-2000:]
