@@ -105,7 +105,7 @@ def test_benchmark_collect_patch_is_still_needed_and_works() -> None:
 
 def test_the_module_list_holds_core_and_tools() -> None:
     """The walk over the package finds both floors (a broken walk would silently test nothing)."""
-    for name in ("lightning_model", "torch_model", "components", "tools.demo.cli", "tools.benchmark.job", "tools.predict"):
+    for name in ("simplenet.lightning_model", "simplenet.torch_model", "training.feature_store", "tools.predict"):
         assert f"anomalib_simplenet.{name}" in PACKAGE_MODULES
 
 
