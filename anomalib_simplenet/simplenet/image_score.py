@@ -70,7 +70,7 @@ class ImageScore(DynamicBufferMixin):
             )
             raise ValueError(msg)
         self.location_mean = training_scores.mean(dim=0, keepdim=True)
-        self.location_std = training_scores.std(dim=0, keepdim=True) + 1e-6  # benchmarks/defaults_study.py scores with this
+        self.location_std = training_scores.std(dim=0, keepdim=True) + 1e-6  # a location that never varies divides by 1e-6
 
     def standardise(self, patch_scores: torch.Tensor) -> torch.Tensor:
         """``(s - mean) / std`` per location; the statistics are resized when the grid differs from the training grid."""
