@@ -37,8 +37,6 @@ def find_random_transforms(transforms: Iterable[object | None]) -> list[str]:
 
     Example:
         >>> from torchvision.transforms import v2
-
-    from ..lightning_compat import training_loader
         >>> find_random_transforms([v2.Compose([v2.Resize(256), v2.RandomHorizontalFlip()]), None])
         ['RandomHorizontalFlip']
 

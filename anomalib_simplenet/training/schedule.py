@@ -27,8 +27,6 @@ def apply_default_schedule(trainer: Trainer, max_epochs: int) -> None:
     Example:
         >>> from lightning.pytorch import Trainer
         >>> from lightning.pytorch.trainer.states import TrainerFn
-
-    from ..lightning_compat import max_epochs_as_given, set_max_epochs
         >>> trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
         >>> trainer.state.fn = TrainerFn.FITTING
         >>> apply_default_schedule(trainer, 20)
