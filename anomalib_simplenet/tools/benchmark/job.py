@@ -14,10 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anomalib.data
 import anomalib.models
 import torch
-from anomalib.data import get_datamodule
 from anomalib.data.datamodules.base.image import AnomalibDataModule
 from anomalib.deploy import ExportType
 from anomalib.engine import Engine
@@ -29,29 +27,16 @@ from torch.nn import functional as F  # noqa: N812
 
 from anomalib_simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
-from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
+from anomalib_simplenet.tools.datamodules import datamodule_for
+from anomalib_simplenet.tools.jobs.store import job_key, write_atomic
 
 from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights
 from .throughput import openvino_throughput, torch_throughput
 
-DEMO_DATA_SEED = 42  # simplenet-demo's default seed: the benchmark scores the same generated images as the demo
-
 
 def make_datamodule(job: Job) -> AnomalibDataModule:
-    """Anomalib's datamodule of the config, for the job's category and seed (generating demo data if asked).
-
-    The category goes to the datamodule's ``category`` argument, or to its ``name`` for one without categories
-    (``Folder``: one category per entry, whose ``root`` is that category's folder).
-    """
-    entry = job.config.data_for(job.category)
-    data = {"class_path": entry["class_path"], "init_args": dict(entry.get("init_args", {}))}
-    if entry.get("generate") == "demo" and not (Path(data["init_args"]["root"]) / job.category).is_dir():
-        make_demo_dataset(data["init_args"]["root"], categories=(job.category,), seed=DEMO_DATA_SEED)
-    datamodule_class = getattr(anomalib.data, entry["class_path"].rsplit(".", 1)[-1], None)
-    accepted = inspect.signature(datamodule_class).parameters if datamodule_class is not None else {}
-    category_argument = "name" if "category" not in accepted and "name" in accepted else "category"
-    data["init_args"].update({category_argument: job.category, "seed": job.seed})
-    return get_datamodule(data)
+    """Anomalib's datamodule of the config, for the job's category and seed (generating demo data if asked)."""
+    return datamodule_for(job.config.data_for(job.category), job.category, job.seed)
 
 
 def build_model(job: Job, weights: str | None) -> AnomalibModule:
@@ -238,16 +223,27 @@ def run(job: Job, work_dir: Path) -> dict[str, Any]:
     return row
 
 
+def run_and_save(job_data: dict[str, Any], result_file: str) -> dict[str, Any]:
+    """Run the job ``job_data`` (:meth:`Job.to_dict`) and write its row to ``result_file`` atomically, keyed.
+
+    The row carries ``job_key`` (:func:`~anomalib_simplenet.tools.jobs.store.job_key` of the job's settings and
+    the package versions): a later call reuses it only while that key still holds. The row is written to a
+    temporary file and renamed into place, so a killed run leaves no result that looks finished.
+    """
+    job = Job.from_dict(job_data)
+    work_dir = Path(result_file).parent / f"work-{job.name}"
+    made_by_this_run = not work_dir.exists()
+    row = {"job_key": job_key(job.to_dict()), **run(job, work_dir)}
+    write_atomic(result_file, json.dumps(row, indent=1))
+    if made_by_this_run:  # this run's scratch folder (checkpoint, exported model): measured, not kept
+        shutil.rmtree(work_dir, ignore_errors=True)  # a folder that was there before the run is left as it was
+    return row
+
+
 def main(argv: list[str] | None = None) -> None:
     """Worker entry point: ``python -m anomalib_simplenet.tools.benchmark.job JOB.json RESULT.json``."""
     job_file, result_file = (argv or sys.argv[1:])[:2]
-    job = Job.from_dict(json.loads(Path(job_file).read_text()))
-    work_dir = Path(result_file).parent / f"work-{job.name}"
-    made_by_this_run = not work_dir.exists()
-    row = run(job, work_dir)
-    Path(result_file).write_text(json.dumps(row, indent=1))
-    if made_by_this_run:  # this run's scratch folder (checkpoint, exported model): measured, not kept
-        shutil.rmtree(work_dir, ignore_errors=True)  # a folder that was there before the run is left as it was
+    run_and_save(json.loads(Path(job_file).read_text()), result_file)
 
 
 if __name__ == "__main__":
