@@ -244,3 +244,57 @@ def test_missing_config_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "simplenet-benchmark: Benchmark config 'nope.yaml' not found. Pass one of configs/benchmark/*.yaml or your own file."
     ]
+
+
+def _tiny_config(root: str = "/data") -> BenchmarkConfig:
+    return BenchmarkConfig.from_dict({
+        "models": [{"name": "Padim", "init_args": {"n_features": 50}}],
+        "data": {"class_path": "MVTecAD", "init_args": {"root": root}},
+        "categories": ["synthetic"],
+    })  # fmt: skip
+
+
+def test_a_result_is_reused_only_for_the_settings_that_made_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from anomalib_simplenet.tools.benchmark.cli import jobs_to_run
+    from anomalib_simplenet.tools.jobs.store import job_key, write_atomic
+
+    config = _tiny_config()
+    reference, padim = config.jobs()
+    (tmp_path / "runs").mkdir()
+    write_atomic(tmp_path / "runs" / f"{reference.name}.json", json.dumps({"job_key": job_key(reference.to_dict())}))
+    write_atomic(tmp_path / "runs" / f"{padim.name}.json", json.dumps({"job_key": job_key(padim.to_dict())}))
+    assert jobs_to_run(config, tmp_path) == ([], 2)
+    changed = _tiny_config(root="/elsewhere")  # the config changed since: its results are stale
+    todo, reused = jobs_to_run(changed, tmp_path)
+    assert [job.name for job in todo] == [reference.name, padim.name]
+    assert reused == 0
+    assert "made with other settings or package versions; running it again" in capsys.readouterr().out
+
+
+def test_a_result_cut_short_or_without_a_key_is_not_reused(tmp_path: Path) -> None:
+    from anomalib_simplenet.tools.benchmark.cli import jobs_to_run
+
+    config = _tiny_config()
+    reference, padim = config.jobs()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / f"{reference.name}.json").write_text('{"model": "backbone-only", "torch_cpu_b1')  # killed mid-write
+    (tmp_path / "runs" / f"{padim.name}.json").write_text('{"model": "Padim"}')  # an older version's result, no key
+    todo, reused = jobs_to_run(config, tmp_path)
+    assert [job.name for job in todo] == [reference.name, padim.name]
+    assert reused == 0
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_its_jobs_on_the_fleet(benchmark_run: Path) -> None:
+    result = _benchmark(
+        "--config", "tiny.yaml", "--output", "out-fleet", "--models", "Padim", "--fleet", "--num-cpus", "1",
+        cwd=benchmark_run, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "local Ray in this process" in result.stdout
+    assert "Padim-synthetic-seed0: done in" in result.stdout
+    runs = pd.read_csv(benchmark_run / "out-fleet" / "runs.csv").set_index("model")
+    assert runs.loc["Padim", "image_AUROC"] > 0.5
+    assert runs.loc["Padim", "job_key"]
+    again = _benchmark("--config", "tiny.yaml", "--output", "out-fleet", "--models", "Padim", "--fleet", cwd=benchmark_run)
+    assert "Padim-synthetic-seed0: done earlier" in again.stdout

@@ -178,3 +178,35 @@ def test_the_anomalib_model_mirrors_the_torch_models_arguments() -> None:
     assert list(anomalib_model)[: len(torch_model)] == list(torch_model)
     assert {name: anomalib_model[name] for name in torch_model} == torch_model
     assert {name: torch_model[name] for name in extractor} == extractor
+
+
+FLEET_PARTS = ("anomalib_simplenet.tools.fleet", "anomalib_simplenet.tools.jobs.ray_runner")
+
+
+def test_only_the_fleet_needs_ray() -> None:
+    """Ray is the optional ``fleet`` extra: only the fleet and the Ray runner import it, and nothing else imports them at
+    import time (the benchmark's ``--fleet`` reaches the runner inside a function), so the core and the other tools
+    work without Ray installed."""
+    assert sorted(name for name in MODULES if "ray" in _libraries(name) and not name.startswith(FLEET_PARTS)) == []
+    at_import = {
+        name: {
+            target
+            for node in ast.parse(MODULES[name].read_text()).body
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for target in _imports_of(node, name)
+        }
+        for name in MODULES
+        if not name.startswith(FLEET_PARTS)
+    }
+    assert {name: targets for name, targets in at_import.items() if any(t.startswith(FLEET_PARTS) for t in targets)} == {}
+
+
+def _imports_of(node: ast.Import | ast.ImportFrom, name: str) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    package = name if MODULES[name].name == "__init__.py" else name.rsplit(".", 1)[0]
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+        base = ".".join([*anchor, *([node.module] if node.module else [])])
+    return {base, *(f"{base}.{alias.name}" for alias in node.names)}

@@ -26,8 +26,14 @@ import time
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import BenchmarkConfig, BenchmarkConfigError
+from anomalib_simplenet.tools.jobs.store import job_key, read_json
+
+from .config import BenchmarkConfig, BenchmarkConfigError, Job
+
+if TYPE_CHECKING:
+    from anomalib_simplenet.tools.jobs.ray_runner import Resources
 
 
 def environment() -> dict[str, str]:
@@ -47,8 +53,29 @@ def environment() -> dict[str, str]:
     return info
 
 
+def jobs_to_run(config: BenchmarkConfig, output: Path) -> tuple[list[Job], int]:
+    """Return the config's jobs without a result for their current settings in ``output/runs/``, and how many have one.
+
+    A result counts only when its ``job_key`` matches the job's key now (config, category, seed, model and package
+    versions): after a change of the config or an upgrade the job runs again, with a line that says so.
+    """
+    runs_dir = output / "runs"
+    todo, reused = [], 0
+    for job in config.jobs():
+        result = runs_dir / f"{job.name}.json"
+        earlier = read_json(result)
+        if earlier is not None and earlier.get("job_key") == job_key(job.to_dict()):
+            print(f"{job.name}: done earlier with these settings, reusing {result}", flush=True)
+            reused += 1
+            continue
+        if earlier is not None:
+            print(f"{job.name}: {result} was made with other settings or package versions; running it again", flush=True)
+        todo.append(job)
+    return todo, reused
+
+
 def run_jobs(config: BenchmarkConfig, output: Path) -> int:
-    """Run every job of ``config`` in its own process; reuse results already in ``output/runs/``.
+    """Run every job of ``config`` without a current result, one after another, each in its own process.
 
     Prints one progress line per job. A failed job is reported with its log and skipped. Returns how many
     of the config's jobs have a result (the report reads them, with any others in the folder, from disk).
@@ -56,14 +83,11 @@ def run_jobs(config: BenchmarkConfig, output: Path) -> int:
     runs_dir, logs_dir = output / "runs", output / "logs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     logs_dir.mkdir(exist_ok=True)
-    jobs, finished_jobs, started = config.jobs(), 0, time.perf_counter()
+    jobs, finished_jobs = jobs_to_run(config, output)
+    started = time.perf_counter()
     for index, job in enumerate(jobs, start=1):
         result = runs_dir / f"{job.name}.json"
         prefix = f"[{index}/{len(jobs)}] {job.name}"
-        if result.exists():
-            print(f"{prefix}: done earlier, reusing {result}", flush=True)
-            finished_jobs += 1
-            continue
         print(f"{prefix}: running (log: {logs_dir / job.name}.log, {time.perf_counter() - started:.0f} s so far)", flush=True)
         spec = runs_dir / f"{job.name}.job.json"
         spec.write_text(json.dumps(job.to_dict()))
@@ -72,14 +96,37 @@ def run_jobs(config: BenchmarkConfig, output: Path) -> int:
             command = [sys.executable, "-m", "anomalib_simplenet.tools.benchmark.job", str(spec), str(result)]
             finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
         spec.unlink()
-        if finished.returncode != 0 or not result.exists():
+        row = read_json(result)
+        if finished.returncode != 0 or row is None or row.get("job_key") != job_key(job.to_dict()):
             tail = (logs_dir / f"{job.name}.log").read_text().strip().splitlines()[-1:] or ["(empty log)"]
             print(f"{prefix}: FAILED (exit {finished.returncode}): {tail[0]}", flush=True)
             continue
         finished_jobs += 1
-        row = json.loads(result.read_text())
         print(f"{prefix}: {_progress_summary(row)} in {time.perf_counter() - job_start:.0f} s", flush=True)
     return finished_jobs
+
+
+def run_jobs_on_fleet(config: BenchmarkConfig, output: Path, resources: "Resources", address: str | None) -> int:
+    """Run the jobs of ``config`` as Ray tasks (``--fleet``): each in a fresh worker process with ``resources``.
+
+    Jobs run side by side as far as the resources allow, so speed figures of jobs that ran together share the
+    machine: use ``--fleet`` for accuracy on many categories, the serial run for speed. Returns as :func:`run_jobs`.
+    """
+    from anomalib_simplenet.tools.jobs.ray_runner import RayJob, connect, run_jobs, summary_table  # noqa: PLC0415
+
+    from .job import run_and_save  # noqa: PLC0415
+
+    runs_dir, logs_dir = output.resolve() / "runs", output.resolve() / "logs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    jobs, finished_jobs = jobs_to_run(config, output)
+    print(f"simplenet-benchmark --fleet: {connect(address)}", flush=True)
+    ray_jobs = [
+        RayJob(job.name, run_and_save, (job.to_dict(), str(runs_dir / f"{job.name}.json")), log=logs_dir / f"{job.name}.log")
+        for job in jobs
+    ]
+    outcomes = run_jobs(ray_jobs, resources, say=lambda line: print(line, flush=True))
+    print(summary_table(outcomes, lambda outcome: outcome.error or _progress_summary(outcome.result)), flush=True)
+    return finished_jobs + sum(outcome.status == "done" for outcome in outcomes)
 
 
 def _progress_summary(row: dict) -> str:
@@ -99,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", nargs="+", help="keep only these categories of the config")
     parser.add_argument("--report", type=Path, metavar="DIR", help="only redraw tables and plots from the finished runs in DIR")
     parser.add_argument("--readme", type=Path, help="also write the results block of this README")
+    fleet = parser.add_argument_group("on Ray (pip install -e '.[fleet]')")
+    fleet.add_argument("--fleet", action="store_true", help="run the jobs as Ray tasks, side by side as resources allow")
+    fleet.add_argument("--address", help="Ray cluster to use (default: RAY_ADDRESS, else a local Ray in this process)")
+    fleet.add_argument("--num-cpus", type=float, default=1.0, help="CPUs each job asks of Ray (default 1)")
+    fleet.add_argument("--num-gpus", type=float, default=0.0, help="GPUs each job asks of Ray, fractions allowed (default 0)")
+    fleet.add_argument("--max-retries", type=int, default=2, help="restarts of a job whose worker died (default 2)")
     args = parser.parse_args(argv)
 
     from .report import collect_runs, update_readme, write_report  # noqa: PLC0415
@@ -120,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             (output / "environment.json").write_text(json.dumps({**info, "command": command}, indent=1))
             (output / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
             print(f"simplenet-benchmark: {len(config.jobs())} runs -> {output}", flush=True)
-            if not run_jobs(config, output):
+            if not _run(config, output, args):
                 print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)
                 return 1
             header = _header(config, info, command)
@@ -136,6 +189,21 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown)
     print(f"simplenet-benchmark: results in {output}")
     return 0
+
+
+def _run(config: BenchmarkConfig, output: Path, args: argparse.Namespace) -> int:
+    if not args.fleet:
+        return run_jobs(config, output)
+    try:
+        from anomalib_simplenet.tools.jobs.ray_runner import Resources  # noqa: PLC0415
+    except ModuleNotFoundError as error:
+        msg = f"--fleet needs Ray ({error}): pip install -e '.[fleet]' (or pip install 'ray[data]')."
+        raise BenchmarkConfigError(msg) from error
+    try:
+        resources = Resources(num_cpus=args.num_cpus, num_gpus=args.num_gpus, max_retries=args.max_retries)
+    except ValueError as error:
+        raise BenchmarkConfigError(str(error)) from error
+    return run_jobs_on_fleet(config, output, resources, args.address)
 
 
 def _apply_overrides(config: BenchmarkConfig, args: argparse.Namespace) -> BenchmarkConfig:
