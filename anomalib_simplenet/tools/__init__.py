@@ -2,6 +2,9 @@
 
 * :mod:`.demo` -- ``simplenet-demo``: train, test, draw and export, offline, on generated or real data.
 * :mod:`.benchmark` -- ``simplenet-benchmark``: SimpleNet side by side with anomalib's models, speed included.
+* :mod:`.fleet` -- ``simplenet-fleet``: one model per product trained, and images scored, on Ray (``fleet`` extra).
+* :mod:`.jobs` -- what the benchmark and the fleet share: keyed, atomic results and the Ray runner.
+* :mod:`.datamodules` -- anomalib's datamodule from a config's ``data`` entry, for a category and a seed.
 * :mod:`.predict` -- ``python -m anomalib_simplenet.tools.predict``: an exported model on new images.
 * :mod:`.plots` -- heat-map grids and score histograms.
 * :mod:`.synthetic_dataset`, :mod:`.demo_dataset` -- generated MVTec-layout data for the tests and the demo.
