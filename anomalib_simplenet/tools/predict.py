@@ -30,10 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under, is_image
+from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32
 from anomalib_simplenet.visualization.predictions import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
-
-# Full precision on the CPU plugin: its default on bf16-capable processors moves scores by about 1e-2.
-OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     Example:
         >>> build_parser().parse_args(["score", "--models", "m", "--input", "i", "--output", "o"]).actors
-        2
+        1
 
     """
     parser = argparse.ArgumentParser(prog="simplenet-fleet", description=__doc__.split("\n\n")[0])
@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--output", required=True, help="folder (or fsspec URL) for scores.parquet, errors.parquet, heatmaps/")
     score.add_argument("--product", help="every image of --input belongs to this product")
     score.add_argument("--heatmaps", action="store_true", help="also write each image's heat-map picture")
-    score.add_argument("--actors", type=int, default=2, help="scoring actors (default 2)")
-    score.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs (and OpenVINO threads) per actor (default 1)")
+    score.add_argument("--actors", type=int, default=1, help="scoring actors (default 1; on a cluster, one per node)")
+    score.add_argument("--cpus-per-actor", type=float, help="CPUs (and OpenVINO threads) per actor (default: this machine's)")
     score.add_argument("--batch-size", type=int, default=16, help="images per call of an actor (default 16)")
     score.add_argument("--cache-models", type=int, default=4, help="compiled models each actor keeps (default 4)")
     for command in (train, score):

@@ -2,9 +2,9 @@
 
 Ray Data reads the files (a stage of small tasks, so reading overlaps scoring) and an actor pool runs the
 OpenVINO models that ``simplenet-fleet train`` exported: each actor keeps the models of the last few products it
-used, compiled once, with as many OpenVINO threads as CPUs it asked for, and scores images of one product and
-one size together as a batch. Each image is decoded as anomalib's ``read_image`` does and scored by anomalib's
-``OpenVINOInferencer``, so a score is the score ``tools/predict.py`` gives the same file.
+used, compiled once, with as many OpenVINO threads as CPUs it asked for. Each image is decoded as anomalib's
+``read_image`` does and run as anomalib's ``OpenVINOInferencer`` runs it, so a score is the score
+``tools/predict.py`` gives the same file.
 
 Output, under ``--output``::
 
@@ -182,7 +182,7 @@ def heatmap_name(path: str) -> str:
 
     Example:
         >>> heatmap_name("/line1/cam2/0001.png")
-        '0001-1f7f3e3a9a.png'
+        '0001-ea897adf9d.png'
 
     """
     return f"{Path(path).stem}-{hashlib.sha1(path.encode()).hexdigest()[:10]}.png"
@@ -191,8 +191,11 @@ def heatmap_name(path: str) -> str:
 class ProductScorer:
     """Ray Data actor: scores batches of (path, product, data) with each product's exported OpenVINO model.
 
-    Keeps the ``cache_size`` most recently used products' models compiled; runs OpenVINO with ``threads`` threads
-    at full precision (as ``tools/predict.py``). Images of one product and one size are scored as one batch.
+    Keeps the ``cache_size`` most recently used products' models compiled, with ``threads`` OpenVINO threads at full
+    precision (as ``tools/predict.py``). It runs the compiled model as anomalib's ``OpenVINOInferencer`` does (the same
+    input, the same outputs) without importing anomalib, so an actor starts in a second; anomalib is imported only
+    to draw heat maps. Each image is run alone: on the 2-core CPU here a batch of 16 was 20 % slower per image than
+    one image at a time (``benchmarks/fleet_speed.py``, README *Fleet*).
 
     Example:
         >>> scorer = ProductScorer({}, threads=1)
@@ -207,27 +210,23 @@ class ProductScorer:
         self.compiled: OrderedDict[str, Any] = OrderedDict()
         self.cache_dir = tempfile.mkdtemp(prefix="simplenet-fleet-ov-")
 
-    def inferencer(self, product: str) -> Any:  # noqa: ANN401
+    def model(self, product: str) -> Any:  # noqa: ANN401
         """Return the compiled model of ``product``, loaded once and kept while among the most recently used."""
         if product in self.compiled:
             self.compiled.move_to_end(product)
             return self.compiled[product]
-        from anomalib.deploy import OpenVINOInferencer  # noqa: PLC0415
+        import openvino as ov  # noqa: PLC0415
 
-        from anomalib_simplenet.tools.predict import OPENVINO_F32  # noqa: PLC0415
+        from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32  # noqa: PLC0415
 
-        xml = self.models[product]
-        source: Any = xml
+        xml, core = self.models[product], ov.Core()
         if "://" in xml:  # an object store: read the two files into memory
             with fsspec.open(xml, "rb") as model, fsspec.open(xml[: -len(".xml")] + ".bin", "rb") as weights:
-                source = (model.read(), weights.read())
+                graph = core.read_model(model=model.read(), weights=weights.read())
+        else:
+            graph = core.read_model(xml)
         config = {**OPENVINO_F32, "INFERENCE_NUM_THREADS": self.threads, "CACHE_DIR": self.cache_dir}
-        previous = os.getcwd()
-        os.chdir(self.cache_dir)  # anomalib's inferencer makes ./openvino_cache: not in the user's folder
-        try:
-            self.compiled[product] = OpenVINOInferencer(path=source, device="CPU", config=config)
-        finally:
-            os.chdir(previous)
+        self.compiled[product] = core.compile_model(graph, "CPU", config)
         while len(self.compiled) > self.cache_size:
             self.compiled.popitem(last=False)
         return self.compiled[product]
@@ -237,8 +236,7 @@ class ProductScorer:
         count = len(batch)
         scores, labels, heatmaps = np.full(count, np.nan), np.zeros(count, dtype=bool), [""] * count
         errors = list(batch["error"])
-        groups: dict[tuple, list[tuple[int, np.ndarray]]] = {}
-        for index, (product, data) in enumerate(zip(batch["product"], batch["data"], strict=True)):
+        for index, (path, product, data) in enumerate(zip(batch["path"], batch["product"], batch["data"], strict=True)):
             if errors[index]:
                 continue
             if product not in self.models:
@@ -249,16 +247,15 @@ class ProductScorer:
             except ValueError as error:
                 errors[index] = str(error)
                 continue
-            groups.setdefault((product, image.shape), []).append((index, image))
-        for (product, _shape), members in groups.items():
-            result = self.inferencer(product).predict(np.stack([image for _, image in members]))
-            items = list(result) if self.heatmaps is not None else []
-            for position, (index, _image) in enumerate(members):
-                scores[index] = float(np.asarray(result.pred_score).reshape(-1)[position])
-                labels[index] = bool(np.asarray(result.pred_label).reshape(-1)[position])
-                if self.heatmaps is not None:
-                    path = batch["path"].iloc[index]
-                    heatmaps[index] = self._draw(items[position], path, product, scores[index], labels[index])
+            # OpenVINOInferencer.pre_process and .predict, step by step: float32, NCHW, one image, outputs by name.
+            model = self.model(product)
+            tensor = image.astype(np.float32).transpose(2, 0, 1)[None]
+            result = model({model.input(0).any_name: tensor})
+            outputs = {next(iter(name)): value for name, value in zip(result.names(), result.to_tuple(), strict=True)}
+            scores[index] = float(np.asarray(outputs["pred_score"]).reshape(-1)[0])
+            labels[index] = bool(np.asarray(outputs["pred_label"]).reshape(-1)[0])
+            if self.heatmaps is not None:
+                heatmaps[index] = self._draw(tensor, outputs, path, product, scores[index], labels[index])
         return pd.DataFrame({
             "path": batch["path"].to_numpy(),
             "product": batch["product"].to_numpy(),
@@ -268,11 +265,13 @@ class ProductScorer:
             "error": errors,
         })  # fmt: skip
 
-    def _draw(self, item: Any, path: str, product: str, score: float, anomalous: bool) -> str:  # noqa: ANN401
+    def _draw(self, tensor: np.ndarray, outputs: dict, path: str, product: str, score: float, anomalous: bool) -> str:
+        from anomalib.data import NumpyImageBatch  # noqa: PLC0415
         from anomalib.visualization import ImageVisualizer  # noqa: PLC0415
 
         from anomalib_simplenet.visualization.predictions import add_caption, caption_text  # noqa: PLC0415
 
+        item = next(iter(NumpyImageBatch(image=tensor, **outputs)))  # what OpenVINOInferencer.predict returns
         picture = add_caption(ImageVisualizer(fields=["image"]).visualize(item), caption_text(score, anomalous), anomalous)
         target = f"{self.heatmaps}/{product}/{heatmap_name(path)}"
         buffer = io.BytesIO()
@@ -316,7 +315,7 @@ def _collect(
     part_rows: int,
     say: Callable[[str], None],
 ) -> tuple[int, int]:
-    """Write the rows of ``dataset`` as they arrive: errors at once, scores in parts of ``part_rows``."""
+    """Write the rows of ``dataset`` as they arrive (errors at once, scores in parts); return scored and failed counts."""
     errors_table, scored, failed, start = f"{output.rstrip('/')}/{ERRORS_TABLE}", 0, 0, time.perf_counter()
     pending: list[pd.DataFrame] = []
     last_line = time.perf_counter()
@@ -345,8 +344,8 @@ def score_fleet(
     models_dir: str,
     output: str,
     product: str | None = None,
-    actors: int = 2,
-    cpus_per_actor: float = 1.0,
+    actors: int = 1,
+    cpus_per_actor: float | None = None,
     batch_size: int = 16,
     cache_size: int = 4,
     heatmaps: bool = False,
@@ -357,6 +356,9 @@ def score_fleet(
 ) -> dict[str, Any]:
     """Score every image of ``source`` (folder or manifest) not already scored in ``output``; return a summary.
 
+    ``cpus_per_actor`` defaults to all of this machine's CPUs: one actor with every core scored faster here than one
+    actor per core (README *Fleet*). On a cluster, give one actor per node and the node's cores.
+
     Raises:
         ScoreError: For an input mistake (see :func:`manifest_from`, :func:`trained_models`) or nonsense sizes.
 
@@ -366,6 +368,7 @@ def score_fleet(
     from anomalib_simplenet.tools.jobs.ray_runner import connect  # noqa: PLC0415
 
     say = say or (lambda _line: None)
+    cpus_per_actor = float(os.cpu_count() or 1) if cpus_per_actor is None else cpus_per_actor
     if actors < 1 or cpus_per_actor <= 0 or batch_size < 1 or cache_size < 1 or part_rows < 1:
         msg = "--actors, --batch-size, --cache-models and the part size must be at least 1, --cpus-per-actor above 0."
         raise ScoreError(msg)
