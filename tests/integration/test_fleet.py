@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import ray
+from PIL import Image
 from ray import cloudpickle
 
 from anomalib_simplenet.tools.fleet.config import FleetConfig, FleetConfigError
@@ -231,7 +232,7 @@ def test_unknown_products_and_empty_folders_are_refused(products: Path, tmp_path
 # ---------------------------------------------------------------------------------------------------- scoring
 @pytest.fixture(scope="module")
 def images(products: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """64 test images (32 per product, half defective) plus a corrupt file, in a folder per product."""
+    """64 test images (32 per product, half defective), one of another size and a corrupt file, a folder per product."""
     folder = tmp_path_factory.mktemp("incoming")
     for product in PRODUCTS:
         for index, image in enumerate(sorted((products / product / "test").rglob("*.png"))):
@@ -239,6 +240,8 @@ def images(products: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(image.read_bytes())
     (folder / "tiles" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really an image")
+    good = Image.open(next((products / "tiles" / "test" / "good").glob("*.png")))
+    good.resize((150, 100)).save(folder / "tiles" / "good_large.png")  # a camera's size, not the model's 64 x 64
     return folder
 
 
@@ -247,11 +250,11 @@ def test_fleet_scores_equal_tools_predict_and_errors_are_listed(
 ) -> None:
     models, _ = fleet
     summary = score_fleet(str(images), str(models), str(tmp_path / "scores"), actors=2, batch_size=8, say=None)
-    assert summary["scored"] == 64
+    assert summary["scored"] == 65
     assert summary["errors"] == 1
     scores = pd.read_parquet(tmp_path / "scores" / "scores.parquet")
     errors = pd.read_parquet(tmp_path / "scores" / "errors.parquet")
-    assert len(scores) == 64
+    assert len(scores) == 65
     assert errors["path"].str.endswith("corrupt.png").all()
     assert "not a readable image" in errors["error"].iloc[0]
     for product in PRODUCTS:
@@ -272,9 +275,9 @@ def test_scoring_resumes_without_rescoring(fleet: tuple[Path, list[str]], images
     score_fleet(str(tmp_path / "first.csv"), str(models), str(tmp_path / "out"), say=None)
     summary = score_fleet(str(images), str(models), str(tmp_path / "out"), say=None)
     assert summary["earlier"] == len(first)
-    assert summary["scored"] == 64 - len(first)
+    assert summary["scored"] == 65 - len(first)
     table = pd.read_parquet(tmp_path / "out" / "scores.parquet")
-    assert len(table) == 64
+    assert len(table) == 65
     assert not table.duplicated(["path", "product"]).any()
 
 

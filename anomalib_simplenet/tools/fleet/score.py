@@ -250,7 +250,11 @@ class ProductScorer:
             # OpenVINOInferencer.pre_process and .predict, step by step: float32, NCHW, one image, outputs by name.
             model = self.model(product)
             tensor = image.astype(np.float32).transpose(2, 0, 1)[None]
-            result = model({model.input(0).any_name: tensor})
+            try:
+                result = model({model.input(0).any_name: tensor})
+            except RuntimeError as error:  # e.g. a model exported for one input size only
+                errors[index] = f"the model of {product} could not score it: {str(error).strip().splitlines()[-1]}"
+                continue
             outputs = {next(iter(name)): value for name, value in zip(result.names(), result.to_tuple(), strict=True)}
             scores[index] = float(np.asarray(outputs["pred_score"]).reshape(-1)[0])
             labels[index] = bool(np.asarray(outputs["pred_label"]).reshape(-1)[0])

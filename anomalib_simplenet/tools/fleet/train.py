@@ -112,8 +112,7 @@ def train_one(settings: dict[str, Any], output: str, key: str, num_cpus: float) 
             engine.export(
                 model,
                 ExportType.OPENVINO,
-                export_root=scratch / "export",
-                input_size=(size, size),
+                export_root=scratch / "export",  # no input_size: the model takes images of any size and resizes them
                 ckpt_path=staging / "model.ckpt",
             )
         )
