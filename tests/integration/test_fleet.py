@@ -255,7 +255,8 @@ def test_fleet_scores_equal_tools_predict_and_errors_are_listed(
     scores = pd.read_parquet(tmp_path / "scores" / "scores.parquet")
     errors = pd.read_parquet(tmp_path / "scores" / "errors.parquet")
     assert len(scores) == 65
-    assert errors["path"].str.endswith("corrupt.png").all()
+    assert errors["path"].str.endswith("corrupt.png").all()  # plain pandas columns (.str works)
+    assert scores["label"].dtype == bool
     assert "not a readable image" in errors["error"].iloc[0]
     for product in PRODUCTS:
         files = sorted((images / product).glob("[!c]*.png"))

@@ -284,7 +284,13 @@ class ProductScorer:
         return target
 
 
+COLUMN_TYPES = {"path": str, "product": str, "score": "float64", "label": bool, "heatmap": str, "model_key": str, "error": str}
+
+
 def _write_part(table: str, rows: pd.DataFrame) -> None:
+    # Ray Data hands over Arrow-backed columns; the tables are written with pandas' own types, so that they read back
+    # as any pandas table does (``.str`` and all).
+    rows = rows.astype({column: kind for column, kind in COLUMN_TYPES.items() if column in rows})
     buffer = io.BytesIO()
     rows.reset_index(drop=True).to_parquet(buffer, index=False)
     write_atomic(f"{table}/part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet", buffer.getvalue())
