@@ -22,6 +22,7 @@ from PIL import Image
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.benchmark import job as benchmark_job
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
+from anomalib_simplenet.tools.jobs.store import job_key
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 from conftest import ANOMALIB, EpochLosses, fit, synthetic_datamodule
@@ -244,7 +245,7 @@ def test_the_benchmark_keeps_a_work_folder_it_did_not_make(tmp_path: Path, monke
     monkeypatch.setattr(benchmark_job, "run", measured_run)
     work_dir = tmp_path / f"work-{job.name}"
     benchmark_job.main([str(spec), str(tmp_path / "result.json")])
-    assert json.loads((tmp_path / "result.json").read_text()) == {"model": "Padim"}
+    assert json.loads((tmp_path / "result.json").read_text()) == {"job_key": job_key(job.to_dict()), "model": "Padim"}
     assert not work_dir.exists()  # the run's own scratch folder: gone
     work_dir.mkdir()
     (work_dir / "notes.txt").write_text("mine")
