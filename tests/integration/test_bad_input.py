@@ -245,7 +245,7 @@ def test_the_benchmark_keeps_a_work_folder_it_did_not_make(tmp_path: Path, monke
     monkeypatch.setattr(benchmark_job, "run", measured_run)
     work_dir = tmp_path / f"work-{job.name}"
     benchmark_job.main([str(spec), str(tmp_path / "result.json")])
-    assert json.loads((tmp_path / "result.json").read_text()) == {"job_key": job_key(job.to_dict()), "model": "Padim"}
+    assert json.loads((tmp_path / "result.json").read_text()) == {"job_key": job_key(job.settings()), "model": "Padim"}
     assert not work_dir.exists()  # the run's own scratch folder: gone
     work_dir.mkdir()
     (work_dir / "notes.txt").write_text("mine")

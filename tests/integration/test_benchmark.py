@@ -261,14 +261,16 @@ def test_a_result_is_reused_only_for_the_settings_that_made_it(tmp_path: Path, c
     config = _tiny_config()
     reference, padim = config.jobs()
     (tmp_path / "runs").mkdir()
-    write_atomic(tmp_path / "runs" / f"{reference.name}.json", json.dumps({"job_key": job_key(reference.to_dict())}))
-    write_atomic(tmp_path / "runs" / f"{padim.name}.json", json.dumps({"job_key": job_key(padim.to_dict())}))
+    write_atomic(tmp_path / "runs" / f"{reference.name}.json", json.dumps({"job_key": job_key(reference.settings())}))
+    write_atomic(tmp_path / "runs" / f"{padim.name}.json", json.dumps({"job_key": job_key(padim.settings())}))
     assert jobs_to_run(config, tmp_path) == ([], 2)
     changed = _tiny_config(root="/elsewhere")  # the config changed since: its results are stale
     todo, reused = jobs_to_run(changed, tmp_path)
     assert [job.name for job in todo] == [reference.name, padim.name]
     assert reused == 0
     assert "made with other settings or package versions; running it again" in capsys.readouterr().out
+    wider = BenchmarkConfig.from_dict({**config.to_dict(), "models": [*config.to_dict()["models"], {"name": "Patchcore"}]})
+    assert jobs_to_run(wider, tmp_path)[1] == 2  # another model in the config (or a narrowing call) keeps these keys
 
 
 def test_a_result_cut_short_or_without_a_key_is_not_reused(tmp_path: Path) -> None:

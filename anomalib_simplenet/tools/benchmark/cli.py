@@ -64,7 +64,7 @@ def jobs_to_run(config: BenchmarkConfig, output: Path) -> tuple[list[Job], int]:
     for job in config.jobs():
         result = runs_dir / f"{job.name}.json"
         earlier = read_json(result)
-        if earlier is not None and earlier.get("job_key") == job_key(job.to_dict()):
+        if earlier is not None and earlier.get("job_key") == job_key(job.settings()):
             print(f"{job.name}: done earlier with these settings, reusing {result}", flush=True)
             reused += 1
             continue
@@ -97,7 +97,7 @@ def run_jobs(config: BenchmarkConfig, output: Path) -> int:
             finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
         spec.unlink()
         row = read_json(result)
-        if finished.returncode != 0 or row is None or row.get("job_key") != job_key(job.to_dict()):
+        if finished.returncode != 0 or row is None or row.get("job_key") != job_key(job.settings()):
             tail = (logs_dir / f"{job.name}.log").read_text().strip().splitlines()[-1:] or ["(empty log)"]
             print(f"{prefix}: FAILED (exit {finished.returncode}): {tail[0]}", flush=True)
             continue

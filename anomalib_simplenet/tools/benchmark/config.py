@@ -95,6 +95,18 @@ class Job:
         """File-friendly identifier, e.g. ``SimpleNet-bottle-seed0``."""
         return f"{self.model.name}-{self.category}-seed{self.seed}"
 
+    def settings(self) -> dict[str, Any]:
+        """Return what this run's result depends on, as plain data: the base of its key.
+
+        Its model, category and seed, its category's data entry and the shared settings; not the config's other
+        models, categories or seeds, so that a run keeps its key when a call narrows the config with ``--models``,
+        ``--categories`` or ``--seeds``.
+        """
+        others = {"models", "data", "categories", "seeds", "name"}
+        shared = {key: value for key, value in self.config.to_dict().items() if key not in others}
+        mine = {"model": asdict(self.model), "category": self.category, "seed": self.seed}
+        return {**mine, "data": self.config.data_for(self.category), **shared}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand the job to a worker process as JSON."""
         return {"model": asdict(self.model), "category": self.category, "seed": self.seed, "config": self.config.to_dict()}

@@ -233,7 +233,7 @@ def run_and_save(job_data: dict[str, Any], result_file: str) -> dict[str, Any]:
     job = Job.from_dict(job_data)
     work_dir = Path(result_file).parent / f"work-{job.name}"
     made_by_this_run = not work_dir.exists()
-    row = {"job_key": job_key(job.to_dict()), **run(job, work_dir)}
+    row = {"job_key": job_key(job.settings()), **run(job, work_dir)}
     write_atomic(result_file, json.dumps(row, indent=1))
     if made_by_this_run:  # this run's scratch folder (checkpoint, exported model): measured, not kept
         shutil.rmtree(work_dir, ignore_errors=True)  # a folder that was there before the run is left as it was
