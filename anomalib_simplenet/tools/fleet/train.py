@@ -33,7 +33,6 @@ Example (one fit on a generated category; a minute on 2 CPU cores)::
 
 """
 
-import inspect
 import os
 import re
 import shutil
@@ -54,7 +53,7 @@ from anomalib_simplenet.tools.jobs.store import (
     read_marker,
 )
 
-from .config import FleetConfig
+from .config import FleetConfig, default_backbone
 
 NETWORK_FILE_SYSTEMS = re.compile(r"^(nfs\d?|cifs|smb\d?|lustre|gpfs|beegfs|ceph|cephfs|glusterfs|virtiofs|9p|fuse\..*)$")
 
@@ -81,7 +80,7 @@ def train_one(settings: dict[str, Any], output: str, key: str, num_cpus: float) 
     try:
         seed_everything(settings["seed"], workers=True, verbose=False)
         model_args = dict(settings["model"])
-        backbone = model_args.get("backbone") or inspect.signature(SimpleNet).parameters["backbone"].default
+        backbone = model_args.get("backbone") or default_backbone()
         weights = resolve_backbone_weights(settings["backbone_weights"], backbone)
         model = SimpleNet(
             **model_args,
