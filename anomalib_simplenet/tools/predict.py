@@ -7,10 +7,12 @@ with anomalib's :class:`~anomalib.deploy.OpenVINOInferencer`, no torch model or 
     python -m anomalib_simplenet.tools.predict --model model.xml --data one_image.png --output my_predictions
 
 It prints one line per image (score, label, path) and writes ``<output>/predictions.csv`` (image_path,
-pred_score, pred_label, label, gt_label, visualization) and one picture per image (image, heat map,
-predicted defect outline, captioned with the score). Scores are anomalib's normalised scores: above 0.5
-is anomalous. The heat map covers the whole picture when the model resized without a centre crop (as
-the demo's models do); a model trained with a crop maps only the central crop.
+pred_score, pred_label, label, gt_label, visualization, anomaly_map, gt_mask), one picture per image (image,
+heat map, predicted defect outline, captioned with the score) and each heat map in ``anomaly_maps/``.
+Scores are anomalib's normalised scores: above 0.5 is anomalous, unless a threshold chosen in
+``simplenet-review`` is saved beside the model (``review_threshold.json``): then above that one.
+The heat map covers the whole picture when the model resized without a centre crop (as the demo's models
+do); a model trained with a crop maps only the central crop.
 
 What it imports: the checks of the options need only the standard library; the table and captions
 (:mod:`anomalib_simplenet.visualization.predictions`) torch, torchvision and PIL, not Lightning. anomalib's
@@ -31,7 +33,16 @@ from pathlib import Path
 
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under, is_image
 from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32
-from anomalib_simplenet.visualization.predictions import CSV_NAME, Prediction, add_caption, caption_text, write_predictions_csv
+from anomalib_simplenet.tools.threshold_file import THRESHOLD_FILE, ThresholdFileError, read_threshold
+from anomalib_simplenet.visualization.predictions import (
+    ANOMALY_MAPS,
+    CSV_NAME,
+    Prediction,
+    add_caption,
+    caption_text,
+    save_map,
+    write_predictions_csv,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -110,14 +121,25 @@ def check_model(model: Path) -> Path:
 def predict_openvino(model: Path, images: Sequence[Path], output: Path, device: str = "CPU") -> list[Prediction]:
     """Score ``images`` with the exported ``model``; save a captioned picture per image and ``predictions.csv`` in ``output``.
 
-    Pictures keep the images' folder structure below their common parent. The OpenVINO compile
-    cache goes to ``output/openvino_cache``.
+    Pictures (and heat maps, in ``output/anomaly_maps``) keep the images' folder structure below their common
+    parent. Labels follow the threshold saved beside the model by ``simplenet-review`` when there is one
+    (:mod:`anomalib_simplenet.tools.threshold_file`), else the model's own. The OpenVINO compile cache goes to
+    ``output/openvino_cache``.
+
+    Raises:
+        PredictError: If a threshold file beside the model cannot be read.
+
     """
     import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
     from anomalib.deploy import OpenVINOInferencer  # noqa: PLC0415
     from anomalib.visualization import ImageVisualizer  # noqa: PLC0415
 
     output = Path(output)
+    try:
+        threshold = read_threshold(model)
+    except ThresholdFileError as error:
+        raise PredictError(str(error)) from error
     inferencer = OpenVINOInferencer(
         path=model, device=device, config={**OPENVINO_F32, "CACHE_DIR": str(output / "openvino_cache")}
     )
@@ -128,11 +150,15 @@ def predict_openvino(model: Path, images: Sequence[Path], output: Path, device: 
         result = inferencer.predict(image)
         item = next(iter(result))
         score, anomalous = float(np.asarray(item.pred_score).ravel()[0]), bool(np.asarray(item.pred_label).ravel()[0])
+        if threshold is not None:
+            anomalous = score > threshold  # as anomalib labels: above the threshold
         picture = visualizer.visualize(item)
-        target = output / image.resolve().relative_to(base).with_suffix(".png")
+        relative = image.resolve().relative_to(base).with_suffix(".png")
+        target = output / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         add_caption(picture, caption_text(score, anomalous), anomalous).save(target)
-        predictions.append(Prediction(str(image), score, anomalous, None, str(target)))
+        anomaly_map = save_map(torch.from_numpy(np.asarray(item.anomaly_map)), output / ANOMALY_MAPS / relative)
+        predictions.append(Prediction(str(image), score, anomalous, None, str(target), str(anomaly_map)))
     write_predictions_csv(predictions, output / CSV_NAME)
     return predictions
 
@@ -155,8 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         model = check_model(args.model)
         images = find_images(args.data)
+        threshold = read_threshold(model)
+        if threshold is not None:
+            print(f"Labels at the threshold {threshold:g} saved in {model.parent / THRESHOLD_FILE} (the model's own: 0.5).")
         predictions = predict_openvino(model, images, args.output, args.device)
-    except PredictError as error:
+    except (PredictError, ThresholdFileError) as error:
         print(f"predict: error: {error}", file=sys.stderr)
         return 2
     for prediction in predictions:

@@ -18,12 +18,17 @@ from torchvision.transforms.v2 import Compose, Normalize, Transform
 from torchvision.transforms.v2.functional import to_dtype, to_image
 
 CSV_NAME = "predictions.csv"
-CSV_COLUMNS = ("image_path", "pred_score", "pred_label", "label", "gt_label", "visualization")
+CSV_COLUMNS = ("image_path", "pred_score", "pred_label", "label", "gt_label", "visualization", "anomaly_map", "gt_mask")
+ANOMALY_MAPS = "anomaly_maps"  # folder beside the table: each image's heat map as an 8-bit grayscale PNG
+GT_MASKS = "gt_masks"  # and each defective image's true mask, as the model saw it
 
 
 @dataclass(frozen=True)
 class Prediction:
     """One row of ``predictions.csv``.
+
+    ``anomaly_map`` is the heat map saved by :func:`save_map` (normalised, 0.5 = the model's pixel threshold) and
+    ``gt_mask`` the true defect mask at the same size, each ``""`` when there is none.
 
     Example:
         >>> Prediction("a.png", 0.93, True, None, "out/a.png").row()["label"]
@@ -36,16 +41,20 @@ class Prediction:
     pred_label: bool
     gt_label: bool | None
     visualization: str
+    anomaly_map: str = ""
+    gt_mask: str = ""
 
     def row(self) -> dict[str, Any]:
-        """Return the CSV row: the score with 4 decimals, the label as 0/1 and as a word."""
+        """Return the CSV row: the score with 6 decimals, the label as 0/1 and as a word."""
         return {
             "image_path": self.image_path,
-            "pred_score": f"{self.pred_score:.4f}",
+            "pred_score": f"{self.pred_score:.6f}",
             "pred_label": int(self.pred_label),
             "label": "anomalous" if self.pred_label else "normal",
             "gt_label": "" if self.gt_label is None else int(self.gt_label),
             "visualization": self.visualization,
+            "anomaly_map": self.anomaly_map,
+            "gt_mask": self.gt_mask,
         }
 
 
@@ -56,7 +65,7 @@ def write_predictions_csv(predictions: Iterable[Prediction], path: str | Path) -
         >>> import tempfile
         >>> path = write_predictions_csv([Prediction("a.png", 0.1, False, False, "")], Path(tempfile.mkdtemp()) / "p.csv")
         >>> path.read_text().splitlines()[1]
-        'a.png,0.1000,0,normal,0,'
+        'a.png,0.100000,0,normal,0,,,'
 
     """
     path = Path(path)
@@ -65,6 +74,26 @@ def write_predictions_csv(predictions: Iterable[Prediction], path: str | Path) -
         writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(prediction.row() for prediction in predictions)
+    return path
+
+
+def save_map(values: torch.Tensor, path: str | Path) -> Path:
+    """Save a map of values in [0, 1] (a normalised heat map, a defect mask) as an 8-bit grayscale PNG.
+
+    Leading dimensions of size 1 are dropped.
+
+    Example:
+        >>> import tempfile
+        >>> path = save_map(torch.full((1, 8, 8), 0.5), Path(tempfile.mkdtemp()) / "maps" / "a.png")
+        >>> Image.open(path).mode, Image.open(path).getpixel((0, 0))
+        ('L', 128)
+
+    """
+    values = torch.as_tensor(values).detach().float().cpu()
+    values = values.reshape(values.shape[-2:]).clamp(0, 1).mul(255).round().to(torch.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(values.numpy()).save(path)
     return path
 
 

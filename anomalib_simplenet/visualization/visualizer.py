@@ -9,7 +9,8 @@ protocol) the map lands beside the defect. :class:`ScoredImageVisualizer` fixes 
   its normalisation), so the heat map sits on the defect;
 * a line under each picture gives the image score and the predicted label;
 * ``predictions.csv`` beside the pictures lists every image: path, score, label, true label (when the
-  data has one) and the picture's path.
+  data has one), the picture's path, its heat map and true defect mask (saved in ``anomaly_maps/`` and
+  ``gt_masks/`` beside the table, as the model saw the image), which is what ``simplenet-review`` shows.
 
 The table, the captions and the model's view of an image are :mod:`anomalib_simplenet.visualization.predictions`, which the
 exported-model predict command uses too.
@@ -27,7 +28,18 @@ from lightning.pytorch import LightningModule, Trainer
 from PIL import Image
 from torchvision.transforms.v2 import Transform
 
-from .predictions import CSV_NAME, Prediction, add_caption, caption_text, geometric_transform, model_view, write_predictions_csv
+from .predictions import (
+    ANOMALY_MAPS,
+    CSV_NAME,
+    GT_MASKS,
+    Prediction,
+    add_caption,
+    caption_text,
+    geometric_transform,
+    model_view,
+    save_map,
+    write_predictions_csv,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +53,8 @@ class ScoredImageVisualizer(ImageVisualizer):
 
     Args:
         output_dir: Folder for pictures and table. Defaults to ``<trainer.default_root_dir>/images``.
+        pictures: Draw a picture per image; ``False`` keeps only the table and the heat maps (the benchmark's
+            ``save_predictions``, where pictures of every run would take the disk).
         **kwargs: Passed to :class:`~anomalib.visualization.ImageVisualizer` (fields, overlays, sizes).
 
     Example:
@@ -50,8 +64,9 @@ class ScoredImageVisualizer(ImageVisualizer):
 
     """
 
-    def __init__(self, output_dir: str | Path | None = None, **kwargs) -> None:
+    def __init__(self, output_dir: str | Path | None = None, pictures: bool = True, **kwargs) -> None:
         super().__init__(output_dir=output_dir, **kwargs)
+        self.pictures = pictures
         self.predictions: list[Prediction] = []
 
     def _start(self) -> None:
@@ -83,19 +98,39 @@ class ScoredImageVisualizer(ImageVisualizer):
         view = geometric_transform(getattr(getattr(pl_module, "pre_processor", None), "transform", None))
         datamodule = getattr(trainer, "datamodule", None)
         for item in batch:
-            filename = generate_output_filename(
-                input_path=item.image_path or "",
-                output_path=self.output_dir,
-                dataset_name=getattr(datamodule, "name", None) if datamodule else None,
-                category=getattr(datamodule, "category", None) if datamodule else None,
+            filename = Path(
+                generate_output_filename(
+                    input_path=item.image_path or "",
+                    output_path=self.output_dir,
+                    dataset_name=getattr(datamodule, "name", None) if datamodule else None,
+                    category=getattr(datamodule, "category", None) if datamodule else None,
+                )
             )
-            picture = self.draw(item, view)
-            if picture is None:
-                continue
             score, anomalous = float(item.pred_score), bool(item.pred_label)
             gt_label = None if item.gt_label is None else bool(item.gt_label)
-            add_caption(picture, caption_text(score, anomalous, gt_label), anomalous).save(filename)
-            self.predictions.append(Prediction(str(item.image_path), score, anomalous, gt_label, str(filename)))
+            picture = self.draw(item, view) if self.pictures else None
+            if picture is not None:
+                add_caption(picture, caption_text(score, anomalous, gt_label), anomalous).save(filename)
+            elif self.pictures:
+                continue
+            # The maps as the model saw the image. The mask comes from gt_mask, not mask_path: anomalib's collate
+            # leaves mask_path None for a whole batch whose first image is good.
+            anomaly_map, mask, relative = "", "", filename.relative_to(self.output_dir).with_suffix(".png")
+            if item.anomaly_map is not None:
+                anomaly_map = str(save_map(item.anomaly_map, Path(self.output_dir) / ANOMALY_MAPS / relative))
+            if item.gt_mask is not None and bool(item.gt_mask.any()):
+                mask = str(save_map(item.gt_mask, Path(self.output_dir) / GT_MASKS / relative))
+            self.predictions.append(
+                Prediction(
+                    str(item.image_path),
+                    score,
+                    anomalous,
+                    gt_label,
+                    str(filename) if picture is not None else "",
+                    anomaly_map,
+                    mask,
+                )
+            )
 
     def on_predict_batch_end(
         self,

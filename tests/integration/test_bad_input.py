@@ -237,7 +237,7 @@ def test_the_benchmark_keeps_a_work_folder_it_did_not_make(tmp_path: Path, monke
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps(job.to_dict()))
 
-    def measured_run(job: object, work_dir: Path) -> dict:
+    def measured_run(job: object, work_dir: Path, predictions: Path | None = None) -> dict:
         work_dir.mkdir(parents=True, exist_ok=True)
         (work_dir / "model.ckpt").write_bytes(b"scratch")
         return {"model": "Padim"}

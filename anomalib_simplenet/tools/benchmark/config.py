@@ -103,6 +103,8 @@ class Job:
         ``--categories`` or ``--seeds``.
         """
         others = {"models", "data", "categories", "seeds", "name"}
+        if not self.config.save_predictions:  # results from before the option keep their keys
+            others.add("save_predictions")
         shared = {key: value for key, value in self.config.to_dict().items() if key not in others}
         mine = {"model": asdict(self.model), "category": self.category, "seed": self.seed}
         return {**mine, "data": self.config.data_for(self.category), **shared}
@@ -139,6 +141,8 @@ class BenchmarkConfig:
     accelerator: str = "cpu"
     throughput: ThroughputSpec = ThroughputSpec()
     name: str = "benchmark"
+    # Keep each run's per-image scores and heat maps (runs/<run>.predictions/), for simplenet-review.
+    save_predictions: bool = False
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "BenchmarkConfig":

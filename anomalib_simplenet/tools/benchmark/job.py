@@ -29,6 +29,7 @@ from anomalib_simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools.datamodules import datamodule_for
 from anomalib_simplenet.tools.jobs.store import job_key, write_atomic
+from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer
 
 from .config import BACKBONE_ONLY, BenchmarkConfigError, Job, resolve_backbone_weights
 from .throughput import openvino_throughput, torch_throughput
@@ -39,20 +40,21 @@ def make_datamodule(job: Job) -> AnomalibDataModule:
     return datamodule_for(job.config.data_for(job.category), job.category, job.seed)
 
 
-def build_model(job: Job, weights: str | None) -> AnomalibModule:
+def build_model(job: Job, weights: str | None, predictions_dir: Path | None = None) -> AnomalibModule:
     """Build the anomalib model of ``job`` with the shared backbone, levels, input size and metrics.
 
     Every model gets the same pre-processor (resize to ``image_size``, ImageNet normalisation) and the
     same evaluator (image AUROC/F1, pixel AUROC/F1, PRO), so their figures are comparable. Backbone
     weights come from ``weights`` when given (loaded into every timm extractor of the model), else
-    from timm's download.
+    from timm's download. With ``predictions_dir`` the test run writes its per-image table and heat maps there
+    (:class:`~anomalib_simplenet.visualization.visualizer.ScoredImageVisualizer` without pictures).
     """
     config = job.config
     size = (config.image_size, config.image_size)
     args: dict[str, Any] = {
         "pre_processor": SimpleNet.configure_pre_processor(image_size=size),
         "evaluator": SimpleNet.configure_evaluator(),
-        "visualizer": False,
+        "visualizer": False if predictions_dir is None else ScoredImageVisualizer(output_dir=predictions_dir, pictures=False),
         **job.model.init_args,
     }
     model_class = model_class_by_name(job.model.name)
@@ -172,8 +174,22 @@ def export_backbone(module: BackboneOnly, images: torch.Tensor, work_dir: Path) 
     return xml
 
 
-def run(job: Job, work_dir: Path) -> dict[str, Any]:
-    """Run ``job`` and return its row of results (metrics, times, speeds, memory, sizes)."""
+def predictions_dir(result_file: str | Path) -> Path:
+    """Where a run with ``save_predictions`` keeps its per-image table and heat maps: beside its result file.
+
+    Example:
+        >>> predictions_dir("out/runs/SimpleNet-bottle-seed0.json").as_posix()
+        'out/runs/SimpleNet-bottle-seed0.predictions'
+
+    """
+    return Path(result_file).with_suffix(".predictions")
+
+
+def run(job: Job, work_dir: Path, predictions: Path | None = None) -> dict[str, Any]:
+    """Run ``job`` and return its row of results (metrics, times, speeds, memory, sizes).
+
+    ``predictions``: the folder for the per-image table and heat maps, when the config saves them.
+    """
     config = job.config
     work_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(job.seed, workers=True)
@@ -199,7 +215,7 @@ def run(job: Job, work_dir: Path) -> dict[str, Any]:
         row["peak_rss_mb"] = peak_rss_mb()
         return row
 
-    model = build_model(job, weights)
+    model = build_model(job, weights, predictions if config.save_predictions else None)
     engine = Engine(accelerator=config.accelerator, devices=1, default_root_dir=work_dir, logger=False)
     start = time.perf_counter()
     engine.fit(model, datamodule=datamodule)
@@ -233,7 +249,7 @@ def run_and_save(job_data: dict[str, Any], result_file: str) -> dict[str, Any]:
     job = Job.from_dict(job_data)
     work_dir = Path(result_file).parent / f"work-{job.name}"
     made_by_this_run = not work_dir.exists()
-    row = {"job_key": job_key(job.settings()), **run(job, work_dir)}
+    row = {"job_key": job_key(job.settings()), **run(job, work_dir, predictions_dir(result_file))}
     write_atomic(result_file, json.dumps(row, indent=1))
     if made_by_this_run:  # this run's scratch folder (checkpoint, exported model): measured, not kept
         shutil.rmtree(work_dir, ignore_errors=True)  # a folder that was there before the run is left as it was

@@ -11,6 +11,7 @@ Output, under ``--output``::
     scores.parquet/   one table (a folder of parts): path, product, score, label, heatmap, model_key
     errors.parquet/   one table: path, product, error (unreadable files, products without a model)
     heatmaps/<product>/<name>-<hash>.png   with --heatmaps: the image, its heat map and outline, captioned
+    score_run.json    the models folder and each product's model.xml (``simplenet-review`` finds the models by it)
 
 Parts are written atomically as results arrive. A rerun skips every (path, product) already in the scores table
 with the product's current model (a retrained product is scored again and its old rows are dropped), and tries
@@ -28,6 +29,7 @@ Example:
 
 import hashlib
 import io
+import json
 import os
 import tempfile
 import time
@@ -44,12 +46,13 @@ import pandas as pd
 
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under
 from anomalib_simplenet.tools.jobs.store import read_marker, write_atomic
+from anomalib_simplenet.tools.openvino_model import ExportedModel, decode
+from anomalib_simplenet.tools.threshold_file import ThresholdFileError, read_threshold
 
-SCORES_TABLE, ERRORS_TABLE, HEATMAPS = "scores.parquet", "errors.parquet", "heatmaps"
+SCORES_TABLE, ERRORS_TABLE, HEATMAPS, RUN_FILE = "scores.parquet", "errors.parquet", "heatmaps", "score_run.json"
 SCORE_COLUMNS = ["path", "product", "score", "label", "heatmap", "model_key"]
 ERROR_COLUMNS = ["path", "product", "error"]
 READ_CPUS = 0  # reading files waits on storage (decoding is the actors' work): the declared CPUs go to the actors
-MAX_IMAGE_PIXELS = 100_000_000  # larger files are refused (listed as errors), not decoded
 
 
 class ScoreError(Exception):
@@ -66,16 +69,27 @@ class ScoreError(Exception):
 
 @dataclass(frozen=True)
 class TrainedModel:
-    """A product's exported model and the key of the fit that made it.
+    """A product's exported model, the key of the fit that made it, and the threshold saved by ``simplenet-review``.
+
+    ``key`` names what the scores and labels of the product depend on: the fit, and the saved threshold when there
+    is one (a rerun after a new threshold scores the product again, so no label is stale).
 
     Example:
         >>> TrainedModel("/models/cable/openvino/model.xml", "3f2a").key
         '3f2a'
+        >>> TrainedModel("/models/cable/openvino/model.xml", "3f2a", threshold=0.62).key
+        '3f2a+threshold=0.62'
 
     """
 
     xml: str
-    key: str
+    fit_key: str
+    threshold: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The fit's key, with the saved threshold when there is one."""
+        return self.fit_key if self.threshold is None else f"{self.fit_key}+threshold={self.threshold:g}"
 
 
 def manifest_from(source: str, product: str | None) -> pd.DataFrame:
@@ -130,7 +144,11 @@ def trained_models(models: str) -> dict[str, TrainedModel]:
         folder = marker.rsplit("/", 1)[0]
         record, xml = read_marker(_url(models, folder)), f"{folder}/openvino/model.xml"
         if record is not None and fs.exists(xml):
-            found[folder.rsplit("/", 1)[1]] = TrainedModel(_url(models, xml), record["key"])
+            try:
+                threshold = read_threshold(_url(models, xml))
+            except ThresholdFileError as error:
+                raise ScoreError(str(error)) from error
+            found[folder.rsplit("/", 1)[1]] = TrainedModel(_url(models, xml), record["key"], threshold)
     if not found:
         msg = f"no trained products in '{models}': give the --output folder of `simplenet-fleet train`."
         raise ScoreError(msg)
@@ -155,26 +173,6 @@ def read_files(batch: pd.DataFrame) -> pd.DataFrame:
             contents.append(b"")
             errors.append(f"cannot read the file: {type(error).__name__}: {error}")
     return batch.assign(data=contents, error=errors)
-
-
-def decode(data: bytes) -> np.ndarray:
-    """Decode an image file's bytes as anomalib's ``read_image`` returns the file: ``(H, W, 3)``, floats in [0, 1].
-
-    Raises:
-        ValueError: If the bytes are not an image PIL reads, or the image is larger than ``MAX_IMAGE_PIXELS``.
-
-    """
-    from PIL import Image  # noqa: PLC0415
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_IMAGE_PIXELS:
-                msg = f"image of {image.width}x{image.height} pixels is larger than {MAX_IMAGE_PIXELS} pixels"
-                raise ValueError(msg)
-            return np.array(image.convert("RGB")) / 255.0
-    except (OSError, Image.DecompressionBombError) as error:
-        msg = f"not a readable image: {error}"
-        raise ValueError(msg) from error
 
 
 def heatmap_name(path: str) -> str:
@@ -205,34 +203,35 @@ class ProductScorer:
 
     """
 
-    def __init__(self, models: dict[str, str], threads: int, cache_size: int = 4, heatmaps: str | None = None) -> None:
+    def __init__(
+        self,
+        models: dict[str, str],
+        threads: int,
+        cache_size: int = 4,
+        heatmaps: str | None = None,
+        thresholds: dict[str, float] | None = None,
+    ) -> None:
         self.models, self.threads, self.cache_size, self.heatmaps = models, threads, cache_size, heatmaps
-        self.compiled: OrderedDict[str, Any] = OrderedDict()
+        self.thresholds = thresholds or {}
+        self.compiled: OrderedDict[str, ExportedModel] = OrderedDict()
         self.cache_dir = tempfile.mkdtemp(prefix="simplenet-fleet-ov-")
 
-    def model(self, product: str) -> Any:  # noqa: ANN401
+    def model(self, product: str) -> ExportedModel:
         """Return the compiled model of ``product``, loaded once and kept while among the most recently used."""
         if product in self.compiled:
             self.compiled.move_to_end(product)
             return self.compiled[product]
-        import openvino as ov  # noqa: PLC0415
-
-        from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32  # noqa: PLC0415
-
-        xml, core = self.models[product], ov.Core()
-        if "://" in xml:  # an object store: read the two files into memory
-            with fsspec.open(xml, "rb") as model, fsspec.open(xml[: -len(".xml")] + ".bin", "rb") as weights:
-                graph = core.read_model(model=model.read(), weights=weights.read())
-        else:
-            graph = core.read_model(xml)
-        config = {**OPENVINO_F32, "INFERENCE_NUM_THREADS": self.threads, "CACHE_DIR": self.cache_dir}
-        self.compiled[product] = core.compile_model(graph, "CPU", config)
+        self.compiled[product] = ExportedModel(self.models[product], threads=self.threads, cache_dir=self.cache_dir)
         while len(self.compiled) > self.cache_size:
             self.compiled.popitem(last=False)
         return self.compiled[product]
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """Score the rows of ``batch``; rows that fail keep their reason in ``error``."""
+        """Score the rows of ``batch``; rows that fail keep their reason in ``error``.
+
+        A product with a threshold saved by ``simplenet-review`` (``thresholds``) is labelled by it (anomalous when
+        the score is above it, as anomalib labels); the others keep their model's own label.
+        """
         count = len(batch)
         scores, labels, heatmaps = np.full(count, np.nan), np.zeros(count, dtype=bool), [""] * count
         errors = list(batch["error"])
@@ -247,19 +246,17 @@ class ProductScorer:
             except ValueError as error:
                 errors[index] = str(error)
                 continue
-            # OpenVINOInferencer.pre_process and .predict, step by step: float32, NCHW, one image, outputs by name.
-            model = self.model(product)
-            tensor = image.astype(np.float32).transpose(2, 0, 1)[None]
             try:
-                result = model({model.input(0).any_name: tensor})
+                outputs = self.model(product).outputs(image)
             except RuntimeError as error:  # e.g. a model exported for one input size only
                 errors[index] = f"the model of {product} could not score it: {str(error).strip().splitlines()[-1]}"
                 continue
-            outputs = {next(iter(name)): value for name, value in zip(result.names(), result.to_tuple(), strict=True)}
             scores[index] = float(np.asarray(outputs["pred_score"]).reshape(-1)[0])
-            labels[index] = bool(np.asarray(outputs["pred_label"]).reshape(-1)[0])
+            threshold = self.thresholds.get(product)
+            own_label = bool(np.asarray(outputs["pred_label"]).reshape(-1)[0])
+            labels[index] = own_label if threshold is None else bool(scores[index] > threshold)
             if self.heatmaps is not None:
-                heatmaps[index] = self._draw(tensor, outputs, path, product, scores[index], labels[index])
+                heatmaps[index] = self._draw(outputs, path, product, scores[index], labels[index])
         return pd.DataFrame({
             "path": batch["path"].to_numpy(),
             "product": batch["product"].to_numpy(),
@@ -269,13 +266,13 @@ class ProductScorer:
             "error": errors,
         })  # fmt: skip
 
-    def _draw(self, tensor: np.ndarray, outputs: dict, path: str, product: str, score: float, anomalous: bool) -> str:
+    def _draw(self, outputs: dict, path: str, product: str, score: float, anomalous: bool) -> str:
         from anomalib.data import NumpyImageBatch  # noqa: PLC0415
         from anomalib.visualization import ImageVisualizer  # noqa: PLC0415
 
         from anomalib_simplenet.visualization.predictions import add_caption, caption_text  # noqa: PLC0415
 
-        item = next(iter(NumpyImageBatch(image=tensor, **outputs)))  # what OpenVINOInferencer.predict returns
+        item = next(iter(NumpyImageBatch(**outputs)))  # what OpenVINOInferencer.predict returns
         picture = add_caption(ImageVisualizer(fields=["image"]).visualize(item), caption_text(score, anomalous), anomalous)
         target = f"{self.heatmaps}/{product}/{heatmap_name(path)}"
         buffer = io.BytesIO()
@@ -388,6 +385,8 @@ def score_fleet(
     manifest = manifest_from(source, product)
     manifest["path"] = [path if "://" in path else os.path.abspath(path) for path in manifest["path"]]
     manifest["model_key"] = manifest["product"].map({name: model.key for name, model in models.items()})
+    run = {"models": models_dir, "products": {name: model.xml for name, model in models.items()}}
+    write_atomic(f"{output.rstrip('/')}/{RUN_FILE}", json.dumps(run, indent=1).encode())
     written = written_scores(output, models)
     done = set(zip(written["path"], written["product"], strict=True))
     todo = manifest[[(path, name) not in done for path, name in zip(manifest["path"], manifest["product"], strict=True)]]
@@ -419,6 +418,7 @@ def score_fleet(
                 "threads": max(1, int(cpus_per_actor)),
                 "cache_size": cache_size,
                 "heatmaps": f"{output.rstrip('/')}/{HEATMAPS}" if heatmaps else None,
+                "thresholds": {name: model.threshold for name, model in models.items() if model.threshold is not None},
             },
             batch_format="pandas",
             batch_size=batch_size,
