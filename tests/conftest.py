@@ -5,11 +5,12 @@ fit through anomalib's ``Engine``, run the user's commands as subprocesses, expo
 below are imported by the tests (``from conftest import fit``); fixtures are found by pytest.
 """
 
+import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,38 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
     make_synthetic_dataset(root, n_train=16, n_test_good=4, n_test_defective=4, image_size=96, seed=0)
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+    """`simplenet-demo --category fabric --train-images 24 --epochs 10`, run in an empty working folder as a newcomer would.
+
+    Returns the output folder (``<workdir>/results/demo``, the demo's default, so ``simplenet-review`` without an
+    argument finds it from ``<workdir>``), the category's summary row and what the demo printed.
+    """
+    workdir = tmp_path_factory.mktemp("demo")
+    command = [console_command("simplenet-demo"), "--category", "fabric", "--train-images", "24", "--epochs", "10", "--seed", "0"]
+    result = run_command(command, cwd=workdir)
+    output = workdir / "results" / "demo"
+    summary = json.loads((output / "summary.json").read_text())
+    return output, summary["categories"][0], result.stdout
+
+
+@pytest.fixture(scope="session")
+def review_server(demo_run: tuple[Path, dict, str]) -> Iterator[tuple[str, Path]]:
+    """``simplenet-review``'s server over the demo run, on a free port of 127.0.0.1, in a thread; its address and folder."""
+    import threading
+
+    from anomalib_simplenet.tools.review.runs import find_runs
+    from anomalib_simplenet.tools.review.server import Review, make_server
+
+    output = demo_run[0]
+    server = make_server(Review(output, find_runs(output)), "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", output
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -29,15 +29,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
-    """`simplenet-demo --category fabric --train-images 24 --epochs 10` in an empty working folder."""
-    workdir = tmp_path_factory.mktemp("demo")
-    result = run_command(
-        [DEMO, "--category", "fabric", "--train-images", "24", "--epochs", "10", "--seed", "0", "--output", "out"], cwd=workdir
-    )
-    output = workdir / "out"
-    summary = json.loads((output / "summary.json").read_text())
-    return output, summary["categories"][0], result.stdout
+def demo(demo_run: tuple[Path, dict, str]) -> tuple[Path, dict, str]:
+    """The demo run of ``conftest.demo_run``: `simplenet-demo --category fabric --train-images 24 --epochs 10`."""
+    return demo_run
 
 
 @pytest.mark.slow

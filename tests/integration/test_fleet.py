@@ -20,6 +20,9 @@ from anomalib_simplenet.tools.fleet.train import train_fleet
 from anomalib_simplenet.tools.jobs.ray_runner import RayJob, Resources, run_jobs
 from anomalib_simplenet.tools.jobs.store import MARKER_NAME, read_marker
 from anomalib_simplenet.tools.predict import predict_openvino
+from anomalib_simplenet.tools.review.runs import find_runs
+from anomalib_simplenet.tools.review.server import Review
+from anomalib_simplenet.tools.threshold_file import write_threshold
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers run this module's job functions
@@ -288,6 +291,39 @@ def test_heat_maps_are_written_beside_the_table(fleet: tuple[Path, list[str]], i
     table = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(table) == 32
     assert all(Path(path).is_file() and Path(path).parent == tmp_path / "heatmaps" / "plates" for path in table["heatmap"])
+
+
+def test_a_threshold_saved_by_the_review_relabels_and_a_rerun_follows_it(
+    fleet: tuple[Path, list[str]], images: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(fleet[0], models)  # the module's fleet stays without a threshold
+    first = score_fleet(str(images / "plates"), str(models), str(tmp_path / "out"), product="plates", say=None)
+    before = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    threshold = float(before["score"].median())
+    write_threshold(models / "plates" / "openvino" / "model.xml", threshold)
+
+    again = score_fleet(str(images / "plates"), str(models), str(tmp_path / "out"), product="plates", say=None)
+
+    after = pd.read_parquet(tmp_path / "out" / "scores.parquet").set_index("path").loc[before["path"]]
+    assert (first["scored"], again["earlier"], again["scored"]) == (32, 0, 32)  # the labels changed: scored again
+    assert after["score"].to_numpy() == pytest.approx(before["score"].to_numpy(), abs=1e-6)
+    assert list(after["label"]) == [score > threshold for score in after["score"]]
+    assert after["label"].sum() != before["label"].sum()
+    assert after["model_key"].str.endswith(f"+threshold={threshold:g}").all()
+
+
+def test_the_review_page_reads_the_fleet_scores_and_draws_their_heat_maps(
+    fleet: tuple[Path, list[str]], images: Path, tmp_path: Path
+) -> None:
+    models, _ = fleet
+    score_fleet(str(images), str(models), str(tmp_path), say=None)
+    runs = find_runs(tmp_path)
+    assert [run.name for run in runs] == ["plates (fleet scores)", "tiles (fleet scores)"]
+    assert [len(run.rows) for run in runs] == [32, 33]  # tiles: + the large image; the corrupt file is an error, not here
+    assert runs[0].model_xml == str(models / "plates" / "openvino" / "model.xml")
+    values = Review(tmp_path, runs).anomaly_map(0, 0)  # no heat maps were saved: the product's model draws it
+    assert values.shape == (64, 64)
 
 
 def test_scoring_input_mistakes_are_one_line(fleet: tuple[Path, list[str]], tmp_path: Path) -> None:
