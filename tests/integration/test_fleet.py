@@ -22,8 +22,8 @@ from anomalib_simplenet.tools.jobs.store import MARKER_NAME, read_marker
 from anomalib_simplenet.tools.predict import predict_openvino
 from anomalib_simplenet.tools.review.runs import find_runs
 from anomalib_simplenet.tools.review.server import Review
-from anomalib_simplenet.tools.threshold_file import write_threshold
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.threshold_file import write_threshold
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers run this module's job functions
 PRODUCTS = ("tiles", "plates")
