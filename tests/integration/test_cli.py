@@ -12,6 +12,7 @@ import yaml
 from anomalib.cli import AnomalibCLI
 
 from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.tools.review.runs import find_runs
 from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 from conftest import ANOMALIB, REPO, run_command
@@ -48,6 +49,18 @@ def test_train_by_short_name_saves_the_last_epoch(cli_checkpoint: Path) -> None:
     checkpoint = torch.load(cli_checkpoint, map_location="cpu", weights_only=False)
     assert checkpoint["epoch"] == 1  # --model.max_epochs 2, last epoch kept
     assert checkpoint["hyper_parameters"]["backbone"] == "efficientnet_lite0"
+
+
+def test_the_review_page_reads_what_anomalib_train_tested(cli_checkpoint: Path) -> None:
+    """`anomalib train` ends with a test run; SimpleNet's visualizer leaves a table simplenet-review reads."""
+    results = next(folder for folder in cli_checkpoint.parents if folder.name == "results")
+    (run,) = find_runs(results)
+    assert run.name.startswith("SimpleNet/MVTecAD/synthetic/")
+    assert run.name.endswith("/images")
+    assert {row.gt for row in run.rows} == {True, False}
+    assert all(Path(row.anomaly_map).is_file() for row in run.rows)
+    assert all(bool(row.mask) == row.gt for row in run.rows)  # each defective image has its true mask, no good one
+    assert run.model_xml is None  # not exported: no uploads, no threshold to save
 
 
 @pytest.mark.parametrize(("export_type", "artefact"), [("torch", "model.pt"), ("onnx", "model.onnx"), ("openvino", "model.xml")])

@@ -258,6 +258,7 @@ function updateUploadCaption() {
     `<span class="score">${lastUpload.score.toFixed(4)}</span> <span class="pred ${anomalous ? "anomalous" : "normal"}">` +
     `${anomalous ? "ANOMALOUS" : "normal"}</span><br>${escapeHTML(lastUpload.name)} · scored in ${lastUpload.seconds.toFixed(2)} s`;
   $("upload-result").dataset.score = String(lastUpload.score);
+  $("upload-result").dataset.seconds = String(lastUpload.seconds);
   $("upload-result").dataset.label = anomalous ? "anomalous" : "normal";
 }
 
@@ -319,7 +320,10 @@ function wire() {
     if (event.key === "ArrowLeft") { event.preventDefault(); step(-1); }
     if (event.key === "ArrowRight") { event.preventDefault(); step(1); }
   });
-  $("upload-file").addEventListener("change", (event) => scoreFile(event.target.files[0]));
+  $("upload-file").addEventListener("change", (event) => {
+    scoreFile(event.target.files[0]);
+    event.target.value = ""; // the same file chosen again is scored again
+  });
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
