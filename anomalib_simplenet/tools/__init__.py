@@ -3,6 +3,9 @@
 * :mod:`.demo` -- ``simplenet-demo``: train, test, draw and export, offline, on generated or real data.
 * :mod:`.benchmark` -- ``simplenet-benchmark``: SimpleNet side by side with anomalib's models, speed included.
 * :mod:`.fleet` -- ``simplenet-fleet``: one model per product trained, and images scored, on Ray (``fleet`` extra).
+* :mod:`.review` -- ``simplenet-review``: a local web page to review a run and set its threshold by eye.
+* :mod:`.openvino_model` -- an exported model run on one decoded image (the fleet's actors, the review's uploads).
+* :mod:`.threshold_file` -- the threshold chosen in the review, saved beside a model; predict and the fleet honour it.
 * :mod:`.jobs` -- what the benchmark and the fleet share: keyed, atomic results and the Ray runner.
 * :mod:`.datamodules` -- anomalib's datamodule from a config's ``data`` entry, for a category and a seed.
 * :mod:`.predict` -- ``python -m anomalib_simplenet.tools.predict``: an exported model on new images.

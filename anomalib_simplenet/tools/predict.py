@@ -157,8 +157,8 @@ def predict_openvino(model: Path, images: Sequence[Path], output: Path, device: 
         target = output / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         add_caption(picture, caption_text(score, anomalous), anomalous).save(target)
-        anomaly_map = save_map(torch.from_numpy(np.asarray(item.anomaly_map)), output / ANOMALY_MAPS / relative)
-        predictions.append(Prediction(str(image), score, anomalous, None, str(target), str(anomaly_map)))
+        save_map(torch.from_numpy(np.asarray(item.anomaly_map)), output / ANOMALY_MAPS / relative)
+        predictions.append(Prediction(str(image), score, anomalous, None, str(target), str(ANOMALY_MAPS / relative)))
     write_predictions_csv(predictions, output / CSV_NAME)
     return predictions
 

@@ -31,7 +31,13 @@ MODEL_THRESHOLD = 0.5  # anomalib's normalisation puts the model's own (validati
 
 
 class ThresholdFileError(ValueError):
-    """A threshold file or value that cannot be used; the message says what to do."""
+    """A threshold file or value that cannot be used; the message says what to do.
+
+    Example:
+        >>> isinstance(ThresholdFileError("..."), ValueError)
+        True
+
+    """
 
 
 def threshold_path(model_xml: str | Path) -> str:

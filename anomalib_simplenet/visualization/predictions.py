@@ -28,7 +28,8 @@ class Prediction:
     """One row of ``predictions.csv``.
 
     ``anomaly_map`` is the heat map saved by :func:`save_map` (normalised, 0.5 = the model's pixel threshold) and
-    ``gt_mask`` the true defect mask at the same size, each ``""`` when there is none.
+    ``gt_mask`` the true defect mask at the same size, each ``""`` when there is none, as paths relative to the
+    table's folder.
 
     Example:
         >>> Prediction("a.png", 0.93, True, None, "out/a.png").row()["label"]

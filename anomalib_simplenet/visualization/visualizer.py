@@ -115,11 +115,14 @@ class ScoredImageVisualizer(ImageVisualizer):
                 continue
             # The maps as the model saw the image. The mask comes from gt_mask, not mask_path: anomalib's collate
             # leaves mask_path None for a whole batch whose first image is good.
+            # Their paths in the table are relative to its folder, so that the folder can be moved.
             anomaly_map, mask, relative = "", "", filename.relative_to(self.output_dir).with_suffix(".png")
             if item.anomaly_map is not None:
-                anomaly_map = str(save_map(item.anomaly_map, Path(self.output_dir) / ANOMALY_MAPS / relative))
+                save_map(item.anomaly_map, Path(self.output_dir) / ANOMALY_MAPS / relative)
+                anomaly_map = str(ANOMALY_MAPS / relative)
             if item.gt_mask is not None and bool(item.gt_mask.any()):
-                mask = str(save_map(item.gt_mask, Path(self.output_dir) / GT_MASKS / relative))
+                save_map(item.gt_mask, Path(self.output_dir) / GT_MASKS / relative)
+                mask = str(GT_MASKS / relative)
             self.predictions.append(
                 Prediction(
                     str(item.image_path),

@@ -13,6 +13,7 @@ from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
 from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
+from anomalib_simplenet.tools.review.runs import find_runs
 
 from conftest import REPO, SHARED_DATA, console_command, run_command
 
@@ -48,6 +49,7 @@ def benchmark_run(synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory
         "seeds": [0],
         "image_size": 96,
         "throughput": {"batch_sizes": [1, 2], "warmup": 1, "min_seconds": 0.05},
+        "save_predictions": True,
     }
     (work / "tiny.yaml").write_text(yaml.safe_dump(config))
     readme = work / "README.md"
@@ -101,6 +103,17 @@ def test_backbone_only_ratio_is_relative_to_the_reference(benchmark_run: Path) -
     expected = runs.loc["backbone-only", "torch_cpu_b2_img_s"] / runs.loc["SimpleNet", "torch_cpu_b2_img_s"]
     assert summary.loc["SimpleNet", "torch_cpu_b2_img_s_x_backbone_mean"] == pytest.approx(expected)
     assert summary.loc["backbone-only", "torch_cpu_b2_img_s_x_backbone_mean"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_each_run_keeps_its_predictions_for_the_review_page(benchmark_run: Path) -> None:
+    runs = {run.name: run for run in find_runs(benchmark_run / "out")}
+    assert sorted(runs) == ["runs/Padim-synthetic-seed0.predictions", "runs/SimpleNet-synthetic-seed0.predictions"]
+    for run in runs.values():
+        assert len(run.rows) == 8  # the generated test set: 4 good, 4 defective
+        assert {row.gt for row in run.rows} == {True, False}
+        assert all(Path(row.anomaly_map).is_file() for row in run.rows)
+        assert run.model_xml is None  # the run's exported model is measured, then deleted with its work folder
 
 
 @pytest.mark.slow

@@ -52,6 +52,11 @@ class Row:
 
     ``gt`` is the true label when the data has one (``True`` = defective), ``anomaly_map`` the saved heat map
     (``""``: none, the model draws it if the run has one), ``mask`` the true defect mask.
+
+    Example:
+        >>> Row(3, "/parts/cam1/0007.png", 0.81, gt=True).public()["name"]
+        '0007.png'
+
     """
 
     id: int
@@ -77,7 +82,14 @@ class Row:
 
 @dataclass
 class Run:
-    """A table of scored images, where it came from, and its exported model (``None``: no uploads, no saving)."""
+    """A table of scored images, where it came from, and its exported model (``None``: no uploads, no saving).
+
+    Example:
+        >>> run = Run("fabric/heatmaps", "predictions.csv", [Row(0, "a.png", 0.9, True), Row(1, "b.png", 0.2, False)])
+        >>> run.summary()
+        {'name': 'fabric/heatmaps', 'source': 'predictions.csv', 'images': 2, 'defective': 1, 'good': 1, 'model': False}
+
+    """
 
     name: str
     source: str
@@ -201,10 +213,18 @@ def _model_for(folder: Path, root: Path) -> str | None:
 
 
 def _local(path: str, base: Path) -> str:
-    """Resolve a path written in a table: a relative one from the working folder if it is there, else from the table's."""
+    """Resolve an image path written in a table: from the working folder if it is there, else from ``base``.
+
+    anomalib writes image paths as it was given them; ``base`` is the table's folder.
+    """
     if not path or Path(path).is_absolute() or Path(path).exists():
         return str(Path(path).resolve()) if path else ""
     return str((base / path).resolve())
+
+
+def _beside(path: str, base: Path) -> str:
+    """Resolve a heat map's or mask's path: written relative to the table's folder (``base``), or absolute."""
+    return str((base / path).resolve()) if path else ""
 
 
 def _existing(path: str) -> str:
@@ -239,8 +259,8 @@ def read_table(table: Path, root: Path) -> Run:
                 path=_local(record["image_path"], table.parent),
                 score=score,
                 gt=None if gt in {"", None} else bool(int(gt)),
-                anomaly_map=_local(record.get("anomaly_map", ""), table.parent),
-                mask=_existing(_local(record.get("gt_mask", ""), table.parent)),
+                anomaly_map=_beside(record.get("anomaly_map", ""), table.parent),
+                mask=_existing(_beside(record.get("gt_mask", ""), table.parent)),
                 picture=_local(record.get("visualization", ""), table.parent),
             )
         )

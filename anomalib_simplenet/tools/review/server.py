@@ -60,7 +60,13 @@ SECURITY_HEADERS = {
 
 
 class RefusedError(Exception):
-    """A request the server will not answer; ``status`` is its HTTP status, the message what was wrong."""
+    """A request the server will not answer; ``status`` is its HTTP status, the message what was wrong.
+
+    Example:
+        >>> RefusedError("no run 7", HTTPStatus.NOT_FOUND).status
+        <HTTPStatus.NOT_FOUND: 404>
+
+    """
 
     def __init__(self, message: str, status: HTTPStatus = HTTPStatus.FORBIDDEN) -> None:
         super().__init__(message)
@@ -312,7 +318,17 @@ ROUTE = re.compile(r"^/api/runs/(\d+)/(image|heatmap|mask|outline)/(\d+)$")
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Answers the page's requests from :attr:`review`; anything else is a 404 with a line saying so."""
+    """Answers the page's requests from :attr:`review`; anything else is a 404 with a line saying so.
+
+    :func:`make_server` makes a subclass bound to one :class:`Review`.
+
+    Example:
+        >>> server = make_server(Review(Path("."), []))
+        >>> issubclass(server.RequestHandlerClass, Handler)
+        True
+        >>> server.server_close()
+
+    """
 
     review: Review
     server_version = "simplenet-review"
