@@ -21,7 +21,7 @@ from torch import nn
 from ..backbone_weights import load_backbone_weights
 from .embedding import ChannelMeanEmbedding, EmbeddingKind, UnfoldedEmbedding
 
-AdaptorType = Literal["linear", "linear_no_bias", "none"]
+AdaptorType = Literal["linear", "linear_no_bias", "none", "mlp"]
 AdaptorInit = Literal["default", "xavier_normal"]
 NoiseScale = Literal["relative", "absolute"]
 # Relative noise sigma, chosen on held-out training images with synthetic defects of MVTec AD bottle and VisA
@@ -159,11 +159,12 @@ class FeatureAdaptor(nn.Module):
     """Component 2: ``q = G_theta(o)``, one fully connected layer applied per location (eq. 5).
 
     The paper describes it without bias; the authors' code uses a bias (their ``pre_proj=1``),
-    which is the default here. ``"none"`` skips adaptation (Table 3: "w/o adaptor").
+    which is the default here. ``"none"`` skips adaptation (Table 3: "Ours-w/o-FA") and ``"mlp"`` is a
+    non-linear one, two layers with a LeakyReLU between them (Table 3: "Ours-complex-FA"; for the ablation).
 
     Args:
         channels: Feature dimension ``C`` (input = output).
-        adaptor: ``"linear"`` (with bias), ``"linear_no_bias"`` or ``"none"``.
+        adaptor: ``"linear"`` (with bias), ``"linear_no_bias"``, ``"none"`` or ``"mlp"``.
         init: Weight initialisation: ``"default"`` (PyTorch's) or ``"xavier_normal"`` (the authors' code).
 
     Example:
@@ -175,15 +176,19 @@ class FeatureAdaptor(nn.Module):
 
     def __init__(self, channels: int, adaptor: AdaptorType = "linear", init: AdaptorInit = "default") -> None:
         super().__init__()
-        if adaptor not in {"linear", "linear_no_bias", "none"}:
-            msg = f"adaptor must be 'linear', 'linear_no_bias' or 'none', got {adaptor!r}."
+        if adaptor not in {"linear", "linear_no_bias", "none", "mlp"}:
+            msg = f"adaptor must be 'linear', 'linear_no_bias', 'none' or 'mlp', got {adaptor!r}."
             raise ValueError(msg)
         if init not in {"default", "xavier_normal"}:
             msg = f"adaptor_init must be 'default' or 'xavier_normal', got {init!r}."
             raise ValueError(msg)
-        self.projection = nn.Identity() if adaptor == "none" else nn.Linear(channels, channels, bias=adaptor == "linear")
-        if init == "xavier_normal" and isinstance(self.projection, nn.Linear):
-            nn.init.xavier_normal_(self.projection.weight)
+        if adaptor == "mlp":
+            self.projection = nn.Sequential(nn.Linear(channels, channels), nn.LeakyReLU(0.2), nn.Linear(channels, channels))
+        else:
+            self.projection = nn.Identity() if adaptor == "none" else nn.Linear(channels, channels, bias=adaptor == "linear")
+        for layer in self.projection.modules():
+            if init == "xavier_normal" and isinstance(layer, nn.Linear):
+                nn.init.xavier_normal_(layer.weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Adapt ``(N, C)`` features to the target domain."""

@@ -36,6 +36,7 @@ from ..visualization import ScoredImageVisualizer
 from .components import DEFAULT_EMBEDDING_DIM, DEFAULT_NOISE_STD, AdaptorInit, AdaptorType, NoiseScale, require_positive
 from .embedding import EmbeddingKind
 from .image_score import DEFAULT_IMAGE_SCORE, ImagePooling
+from .loss import LossKind
 from .pre_processing import simplenet_pre_processor
 from .torch_model import TORCH_MODEL_ARGUMENTS, SimpleNetModel
 
@@ -61,7 +62,8 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
             authors' code: unfolded with their layout, pooled to ``embedding_dim``) or ``"channel_mean"`` (each
             channel averaged over the neighbourhood; the length is then the levels' channel count).
         embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (the paper's, Sec. 4.1).
-        adaptor: ``"linear"`` (authors' code), ``"linear_no_bias"`` (paper text) or ``"none"``.
+        adaptor: ``"linear"`` (authors' code), ``"linear_no_bias"`` (paper text), ``"none"`` or ``"mlp"`` (Table 3's
+            non-linear adaptor; for the ablation).
         adaptor_init: Adaptor weight initialisation, ``"default"`` (PyTorch's) or ``"xavier_normal"`` (authors' code).
         noise_std: Std of the anomalous-feature noise (``sigma``). Defaults to ``0.35`` (relative).
         noise_scale: ``"relative"``: ``sigma`` in units of each feature channel's std, the same for every
@@ -69,6 +71,8 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         discriminator_hidden: Discriminator hidden width. Defaults to ``1024``.
         normal_threshold: ``th+`` of the truncated L1 loss. Defaults to ``0.5``.
         anomalous_threshold: ``th-`` of the truncated L1 loss. Defaults to ``-0.5``.
+        loss: ``"truncated_l1"`` (the paper's eqs. 7-8, default) or ``"bce"`` (binary cross-entropy on the
+            discriminator's logits, Table 3 "Ours-CE"; for the ablation).
         blur_sigma: Standard deviation, in pixels, of the Gaussian blur of the anomaly map. Defaults to ``4.0`` (Sec. 3.6).
         image_score: ``"standardised_max"`` (default): each location's patch score measured against its own scores
             on the training images, then the maximum (:mod:`.image_score`; chosen on training data, README
@@ -109,6 +113,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         discriminator_hidden: int = 1024,
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
+        loss: LossKind = "truncated_l1",
         blur_sigma: float = 4.0,
         image_score: ImagePooling = DEFAULT_IMAGE_SCORE,
         adaptor_lr: float = 1e-4,

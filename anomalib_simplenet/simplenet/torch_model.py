@@ -28,7 +28,7 @@ from .components import (
 )
 from .embedding import EmbeddingKind
 from .image_score import DEFAULT_IMAGE_SCORE, ImagePooling, ImageScore
-from .loss import TruncatedL1Loss
+from .loss import LossKind, make_loss
 
 
 def _to_locations(feature_map: torch.Tensor) -> torch.Tensor:
@@ -40,7 +40,7 @@ class SimpleNetModel(nn.Module):
     """SimpleNet: feature extractor -> feature adaptor -> anomalous feature generator -> discriminator.
 
     In training, :meth:`compute_loss` takes the extractor's output (possibly from a cache) and
-    returns the truncated L1 loss. In eval mode, ``forward`` returns an
+    returns the loss (truncated L1 unless ``loss="bce"``). In eval mode, ``forward`` returns an
     :class:`~anomalib.data.InferenceBatch` with the image score (pooled from the patch scores, eq. 11; see
     :mod:`.image_score`)
     and the pixel anomaly map (patch scores upsampled and blurred, eq. 10 and Sec. 3.6).
@@ -53,13 +53,14 @@ class SimpleNetModel(nn.Module):
         patch_size: Neighbourhood ``p``. Defaults to ``3``.
         embedding: ``"unfolded"`` (authors' code, layout kept) or ``"channel_mean"``. Defaults to ``"unfolded"``.
         embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (paper).
-        adaptor: ``"linear"``, ``"linear_no_bias"`` or ``"none"``. Defaults to ``"linear"``.
+        adaptor: ``"linear"``, ``"linear_no_bias"``, ``"none"`` or ``"mlp"``. Defaults to ``"linear"``.
         adaptor_init: ``"default"`` or ``"xavier_normal"``. Defaults to ``"default"``.
         noise_std: Noise ``sigma``. Defaults to ``0.35`` (relative).
         noise_scale: ``"relative"`` or ``"absolute"`` (paper). Defaults to ``"relative"``.
         discriminator_hidden: Discriminator hidden width. Defaults to ``1024``.
         normal_threshold: ``th+`` of the loss. Defaults to ``0.5``.
         anomalous_threshold: ``th-`` of the loss. Defaults to ``-0.5``.
+        loss: ``"truncated_l1"`` (eqs. 7-8, default) or ``"bce"`` (cross-entropy, Table 3 "Ours-CE").
         blur_sigma: Anomaly-map blur sigma. Defaults to ``4.0``.
         image_score: How the image score is pooled from the patch scores: ``"standardised_max"`` (default) or
             ``"max"`` (paper); see :mod:`anomalib_simplenet.simplenet.image_score`.
@@ -92,6 +93,7 @@ class SimpleNetModel(nn.Module):
         discriminator_hidden: int = 1024,
         normal_threshold: float = 0.5,
         anomalous_threshold: float = -0.5,
+        loss: LossKind = "truncated_l1",
         blur_sigma: float = 4.0,
         image_score: ImagePooling = DEFAULT_IMAGE_SCORE,
     ) -> None:
@@ -103,7 +105,7 @@ class SimpleNetModel(nn.Module):
         self.feature_adaptor = FeatureAdaptor(channels, adaptor, adaptor_init)
         self.anomalous_feature_generator = AnomalousFeatureGenerator(noise_std, noise_scale)
         self.discriminator = Discriminator(channels, discriminator_hidden)
-        self.loss = TruncatedL1Loss(normal_threshold, anomalous_threshold)
+        self.loss = make_loss(loss, normal_threshold, anomalous_threshold)
         self.anomaly_map_generator = AnomalyMapGenerator(blur_sigma)
         self.image_score = ImageScore(image_score)
 

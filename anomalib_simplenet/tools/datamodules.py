@@ -4,7 +4,9 @@ The one place that turns ``{class_path, init_args}`` plus a category and a seed 
 
 The category goes to the datamodule's ``category`` argument, or to its ``name`` for one without categories
 (``Folder``: one category per entry, whose ``root`` is that category's folder). An entry with ``generate: demo``
-is an MVTec-layout folder that ``simplenet-demo``'s generator fills when the category is missing.
+is an MVTec-layout folder that ``simplenet-demo``'s generator fills when the category is missing; one with
+``generate: cifar10`` is a ``Folder`` over the one-class CIFAR-10 subset (:mod:`anomalib_simplenet.tools.cifar10`),
+written under its ``root`` when missing, the category being the normal class.
 
 Example:
     >>> datamodule = datamodule_for({"class_path": "MVTecAD", "init_args": {"root": "/data/mvtec"}}, "bottle", seed=3)
@@ -31,6 +33,12 @@ def datamodule_for(entry: dict[str, Any], category: str, seed: int) -> AnomalibD
         from anomalib_simplenet.tools.demo_dataset import make_demo_dataset  # noqa: PLC0415
 
         make_demo_dataset(data["init_args"]["root"], categories=(category,), seed=DEMO_DATA_SEED)
+    if entry.get("generate") == "cifar10":
+        from anomalib_simplenet.tools.cifar10 import MARKER, folder_arguments, one_class_subset  # noqa: PLC0415
+
+        if not (Path(data["init_args"]["root"]) / MARKER).is_file():  # a subset already there is used as it is
+            one_class_subset(data["init_args"]["root"])
+        data["init_args"].update(folder_arguments(category))
     datamodule_class = getattr(anomalib.data, entry["class_path"].rsplit(".", 1)[-1], None)
     accepted = inspect.signature(datamodule_class).parameters if datamodule_class is not None else {}
     category_argument = "name" if "category" not in accepted and "name" in accepted else "category"

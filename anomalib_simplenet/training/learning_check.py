@@ -1,11 +1,12 @@
 """A fit that learns nothing is reported: the training loss still at its no-separation floor, with what to change.
 
 When the discriminator cannot tell the noisy (anomalous) features from the normal ones, the truncated L1
-loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.simplenet.loss.TruncatedL1Loss.cannot_separate`) and the
-model will find no defects. That happens when the noise is far below the spread of the features, e.g. the
-paper's absolute ``noise_std=0.015`` on a backbone whose features are large. :class:`LearningCheck` looks
-once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of a shorter fit. It is a
-Lightning callback, which :class:`~anomalib_simplenet.SimpleNet` returns from ``configure_callbacks``.
+loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.simplenet.loss.TruncatedL1Loss.cannot_separate`;
+cross-entropy near 2 ln 2) and the model will find no defects. That happens when the noise is far below the
+spread of the features, e.g. the paper's absolute ``noise_std=0.015`` on a backbone whose features are large.
+:class:`LearningCheck` looks once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of
+a shorter fit. It is a Lightning callback, which :class:`~anomalib_simplenet.SimpleNet` returns from
+``configure_callbacks``.
 """
 
 import logging

