@@ -72,18 +72,20 @@ def one_class_subset(
     if not archive.is_file():
         msg = f"CIFAR-10 archive not found at '{archive}' (from {Path.cwd()}): see ../shared/data/cifar10/README.md."
         raise FileNotFoundError(msg)
+    with tarfile.open(archive) as tar:  # a .tar.gz is read front to back: choose first, then extract in one pass
+        names = sorted(member.name for member in tar.getmembers() if member.isfile() and member.name.endswith(".jpg"))
+    generator, chosen = random.Random(seed), {}
+    for split, count in (("train", train_per_class), ("test", test_per_class)):
+        for name in CLASSES:
+            files = [path for path in names if path.split("/")[-3:-1] == [split, name]]
+            if len(files) < count:
+                msg = f"the archive has {len(files)} {split} images of {name}, fewer than the {count} asked for."
+                raise ValueError(msg)
+            chosen.update({path: root / split / name / Path(path).name for path in generator.sample(files, count)})
     with tarfile.open(archive) as tar:
-        members = {member.name: member for member in tar.getmembers() if member.isfile() and member.name.endswith(".jpg")}
-        generator = random.Random(seed)
-        for split, count in (("train", train_per_class), ("test", test_per_class)):
-            for name in CLASSES:
-                files = sorted(path for path in members if path.split("/")[-3:-1] == [split, name])
-                if len(files) < count:
-                    msg = f"the archive has {len(files)} {split} images of {name}, fewer than the {count} asked for."
-                    raise ValueError(msg)
-                target = root / split / name
-                target.mkdir(parents=True, exist_ok=True)
-                for path in generator.sample(files, count):
-                    (target / Path(path).name).write_bytes(tar.extractfile(members[path]).read())
+        for member in tar:
+            if member.name in chosen:
+                chosen[member.name].parent.mkdir(parents=True, exist_ok=True)
+                chosen[member.name].write_bytes(tar.extractfile(member).read())
     (root / MARKER).write_text(description)
     return root
