@@ -46,7 +46,7 @@ def _dataset(root: Path, n_train: int = 4) -> Path:
         ({"feature_store_mb": -1}, "feature_store_mb"),
         ({"feature_store_dtype": "int8"}, "feature_store_dtype"),
         ({"normal_threshold": -1.0}, "must be lower than normal_threshold"),
-        ({"adaptor": "mlp"}, "adaptor must be"),
+        ({"adaptor": "transformer"}, "adaptor must be"),
     ],
 )
 def test_nonsense_hyper_parameters(kwargs: dict, message: str) -> None:
