@@ -12,7 +12,14 @@ import yaml
 from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
-from anomalib_simplenet.tools.benchmark.report import README_BEGIN, README_END, collect_runs, target_checks
+from anomalib_simplenet.tools.benchmark.report import (
+    README_BEGIN,
+    README_END,
+    category_tables,
+    collect_runs,
+    summarise,
+    target_checks,
+)
 from anomalib_simplenet.tools.jobs.store import job_key
 from anomalib_simplenet.tools.review.runs import find_runs
 
@@ -122,6 +129,8 @@ def test_rerun_reuses_finished_runs(benchmark_run: Path) -> None:
     result = _benchmark("--config", "tiny.yaml", "--output", "out", "--models", "Padim", cwd=benchmark_run, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Padim-synthetic-seed0: done earlier" in result.stdout
+    config = json.loads((benchmark_run / "out" / "config.json").read_text())
+    assert [model["name"] for model in config["models"]] == ["SimpleNet", "Padim"]  # the config's order, not the call's cut
 
 
 def test_target_checks_read_the_summary() -> None:
@@ -227,6 +236,19 @@ def test_report_covers_the_runs_of_every_call_into_the_folder(tmp_path: Path) ->
         ("backbone-only", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 0),
         ("SimpleNet", "bottle", 1), ("Padim", "bottle", 0),
     ]  # fmt: skip
+
+
+def test_per_category_table_has_the_mean_only_over_every_category() -> None:
+    """The paper's layout (Table 5: ten classes and their mean); a model missing a category gets no mean."""
+    rows = [("A", "cat", 0.6), ("A", "dog", 0.8), ("B", "cat", 0.9), ("backbone-only", "cat", None)]
+    runs = pd.DataFrame([{"model": m, "category": c, "seed": 0, "image_AUROC": v, "pixel_AUROC": None} for m, c, v in rows])
+    table = category_tables(summarise(runs))
+    assert "| model | cat | dog | mean |" in table
+    assert "| A | 0.600 | 0.800 | 0.700 |" in table
+    assert "| B | 0.900 | - | - |" in table
+    assert "backbone-only" not in table
+    assert "pixel AUROC" not in table  # no figures, no table
+    assert category_tables(summarise(runs[runs["category"] == "cat"])) == ""
 
 
 @pytest.mark.parametrize(

@@ -165,13 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             if args.config is None:
                 parser.error("give --config (e.g. configs/benchmark/bottle_lite0_cpu.yaml) or --report DIR.")
-            config = _apply_overrides(BenchmarkConfig.from_yaml(args.config), args)
+            full_config = BenchmarkConfig.from_yaml(args.config)
+            config = _apply_overrides(full_config, args)
             output = args.output or Path("runs/simplenet-benchmark") / f"{config.name}-{date.today().isoformat()}"
             output.mkdir(parents=True, exist_ok=True)
             info = environment()
             command = "simplenet-benchmark " + shlex.join(argv if argv is not None else sys.argv[1:])
             (output / "environment.json").write_text(json.dumps({**info, "command": command}, indent=1))
-            (output / "config.json").write_text(json.dumps(config.to_dict(), indent=1))
+            # the whole config, not this call's part of it: a table assembled from several calls into one folder keeps
+            # the config's order of models and categories (this call's cut is in environment.json's command)
+            (output / "config.json").write_text(json.dumps(full_config.to_dict(), indent=1))
             print(f"simplenet-benchmark: {len(config.jobs())} runs -> {output}", flush=True)
             if not _run(config, output, args):
                 print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)

@@ -122,6 +122,43 @@ def markdown_tables(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def category_tables(summary: pd.DataFrame) -> str:
+    """Each accuracy metric as one row per model and one column per category, with the mean over categories.
+
+    The layout of the paper's tables (Table 5: ten CIFAR-10 classes and their mean); empty with one category.
+
+    Example:
+        >>> summary = pd.DataFrame({"model": ["A", "A", "B", "B"], "category": ["c", "d", "c", "d"],
+        ...                         "image_AUROC_mean": [0.9, 0.7, 1.0, 0.6]})
+        >>> print(category_tables(summary))
+        image AUROC per category:
+        <BLANKLINE>
+        | model | c | d | mean |
+        |---|---|---|---|
+        | A | 0.900 | 0.700 | 0.800 |
+        | B | 1.000 | 0.600 | 0.800 |
+
+    """
+    summary = summary[summary["model"] != BACKBONE_ONLY]
+    categories = list(dict.fromkeys(summary["category"]))
+    if len(categories) < 2:
+        return ""
+    blocks = []
+    for column, title in ACCURACY.items():
+        if f"{column}_mean" not in summary or summary[f"{column}_mean"].isna().all():
+            continue
+        table = summary.pivot_table(index="model", columns="category", values=f"{column}_mean", sort=False)
+        table = table.reindex(index=list(dict.fromkeys(summary["model"])), columns=categories)
+        lines = [f"{title} per category:", "", "| model | " + " | ".join(categories) + " | mean |"]
+        lines.append("|---" * (len(categories) + 2) + "|")
+        for model, values in table.iterrows():
+            cells = ["-" if pd.isna(value) else f"{value:.3f}" for value in values]
+            mean = "-" if values.isna().any() else f"{values.mean():.3f}"  # a mean over some categories would mislead
+            lines.append(f"| {model} | " + " | ".join(cells) + f" | {mean} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def _mean(summary: pd.DataFrame, model: str, column: str) -> float | None:
     values = summary.loc[summary["model"].str.lower() == model.lower(), f"{column}_mean"] if f"{column}_mean" in summary else []
     return float(values.mean()) if len(values) and not pd.isna(values.mean()) else None
@@ -262,6 +299,8 @@ def write_report(runs: pd.DataFrame, output: Path, header: str) -> str:
     pictures = plot(summary, output)
     checks = target_checks(summary)
     lines = [header, "", markdown_tables(summary), ""]
+    if per_category := category_tables(summary):
+        lines += [per_category, ""]
     if checks:
         lines += ["| target | met | measured |", "|---|---|---|"]
         lines += [f"| {name} | {'yes' if met else '**no**'} | {evidence} |" for name, met, evidence in checks]
