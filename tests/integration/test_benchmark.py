@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from anomalib_simplenet.tools.benchmark.cli import _apply_overrides
+from anomalib_simplenet.tools.benchmark.cli import _apply_overrides, folder_header, record_call
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
 from anomalib_simplenet.tools.benchmark.report import (
@@ -131,6 +131,9 @@ def test_rerun_reuses_finished_runs(benchmark_run: Path) -> None:
     assert "Padim-synthetic-seed0: done earlier" in result.stdout
     config = json.loads((benchmark_run / "out" / "config.json").read_text())
     assert [model["name"] for model in config["models"]] == ["SimpleNet", "Padim"]  # the config's order, not the call's cut
+    report = (benchmark_run / "out" / "results.md").read_text()  # names both calls into the folder
+    assert "`simplenet-benchmark --config tiny.yaml --output out --readme README.md`" in report
+    assert "`simplenet-benchmark --config tiny.yaml --output out --models Padim`" in report
 
 
 def test_target_checks_read_the_summary() -> None:
@@ -236,6 +239,29 @@ def test_report_covers_the_runs_of_every_call_into_the_folder(tmp_path: Path) ->
         ("backbone-only", "bottle", 0), ("SimpleNet", "washer", 1), ("SimpleNet", "bottle", 0),
         ("SimpleNet", "bottle", 1), ("Padim", "bottle", 0),
     ]  # fmt: skip
+
+
+def test_report_header_names_every_call_into_the_folder(tmp_path: Path) -> None:
+    """A table assembled from several calls says how to re-run each part, not only the last call's."""
+    config = {"name": "levels", "models": ["SimpleNet"], "data": [
+        {"class_path": "MVTecAD", "categories": ["bottle"]}, {"class_path": "Visa", "categories": ["macaroni1"]},
+    ]}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(BenchmarkConfig.from_dict(config).to_dict()))
+    legacy = {"date": "2026-12-01", "cpu": "Xeon", "command": "simplenet-benchmark --categories bottle"}
+    (tmp_path / "environment.json").write_text(json.dumps(legacy))  # as written before the calls were kept
+    info = {"date": "2026-12-06", "cpu": "Xeon", "cpu_count": "2", "cuda_device": "none"}
+    info |= {package: "1.0" for package in ("torch", "anomalib", "openvino", "timm")}
+    record_call(tmp_path, info, "simplenet-benchmark --categories macaroni1")
+    calls = record_call(tmp_path, info | {"date": "2026-12-07"}, "simplenet-benchmark --categories macaroni1")
+    assert calls == [
+        {"date": "2026-12-01", "command": "simplenet-benchmark --categories bottle"},
+        {"date": "2026-12-06", "command": "simplenet-benchmark --categories macaroni1"},  # a repeat keeps its first date
+    ]
+    assert json.loads((tmp_path / "environment.json").read_text())["calls"] == calls
+    header = folder_header(tmp_path)
+    assert "categories ['bottle', 'macaroni1']" in header  # the folder's, not the last call's cut
+    assert "- 2026-12-01: `simplenet-benchmark --categories bottle`" in header
+    assert "- 2026-12-06: `simplenet-benchmark --categories macaroni1`" in header
 
 
 def test_per_category_table_has_the_mean_only_over_every_category() -> None:

@@ -161,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
             output = args.report
             if not (output / "runs.csv").is_file() and not any((output / "runs").glob("*.json")):
                 parser.error(f"no finished runs in {output}: --report takes the folder of an earlier run.")
-            header = (output / "header.md").read_text().strip() if (output / "header.md").exists() else "## Benchmark"
         else:
             if args.config is None:
                 parser.error("give --config (e.g. configs/benchmark/bottle_lite0_cpu.yaml) or --report DIR.")
@@ -169,18 +168,17 @@ def main(argv: list[str] | None = None) -> int:
             config = _apply_overrides(full_config, args)
             output = args.output or Path("runs/simplenet-benchmark") / f"{config.name}-{date.today().isoformat()}"
             output.mkdir(parents=True, exist_ok=True)
-            info = environment()
             command = "simplenet-benchmark " + shlex.join(argv if argv is not None else sys.argv[1:])
-            (output / "environment.json").write_text(json.dumps({**info, "command": command}, indent=1))
+            record_call(output, environment(), command)
             # the whole config, not this call's part of it: a table assembled from several calls into one folder keeps
-            # the config's order of models and categories (this call's cut is in environment.json's command)
+            # the config's order of models and categories (each call's cut is in environment.json's calls)
             (output / "config.json").write_text(json.dumps(full_config.to_dict(), indent=1))
             print(f"simplenet-benchmark: {len(config.jobs())} runs -> {output}", flush=True)
             if not _run(config, output, args):
                 print("simplenet-benchmark: no run succeeded; see the logs.", file=sys.stderr)
                 return 1
-            header = _header(config, info, command)
-            (output / "header.md").write_text(header + "\n")
+        header = folder_header(output)
+        (output / "header.md").write_text(header + "\n")
         runs = collect_runs(output)  # this call's runs and those of earlier calls into the same folder
         runs.to_csv(output / "runs.csv", index=False)
         markdown = write_report(runs, output, header)
@@ -235,13 +233,47 @@ def _apply_overrides(config: BenchmarkConfig, args: argparse.Namespace) -> Bench
     return BenchmarkConfig.from_dict(content)
 
 
-def _header(config: BenchmarkConfig, info: dict[str, str], command: str) -> str:
+def record_call(output: Path, info: dict[str, str], command: str) -> list[dict[str, str]]:
+    """Add this call to ``output/environment.json`` and return every call into the folder, oldest first.
+
+    A table is often assembled from several calls into one folder (a category or a few rows each); the report names
+    them all, so each part can be re-run. A call repeated word for word is kept once, with its first date. The
+    machine's description and package versions are this call's (a change of versions re-runs the jobs anyway).
+    """
+    path = output / "environment.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    calls = list(earlier.get("calls", []))
+    if "command" in earlier:  # written before the calls were kept: its one command
+        calls.append({"date": earlier["date"], "command": earlier["command"]})
+    if command not in {call["command"] for call in calls}:
+        calls.append({"date": info["date"], "command": command})
+    path.write_text(json.dumps({**info, "calls": calls}, indent=1))
+    return calls
+
+
+def folder_header(output: Path) -> str:
+    """Return the report's opening lines: machine, versions, the config's shared settings and every call into ``output``.
+
+    Built from the folder's ``environment.json`` and ``config.json``; a folder without them keeps its ``header.md``.
+    """
+    environment_file, config_file = output / "environment.json", output / "config.json"
+    if not (environment_file.is_file() and config_file.is_file()):
+        header_file = output / "header.md"
+        return header_file.read_text().strip() if header_file.is_file() else "## Benchmark"
+    info = json.loads(environment_file.read_text())
+    config = BenchmarkConfig.from_dict(json.loads(config_file.read_text()))
+    calls = info.get("calls") or [{"date": info["date"], "command": info["command"]}]
     versions = ", ".join(f"{package} {info[package]}" for package in ("torch", "anomalib", "openvino", "timm"))
-    return (
-        f"Measured {info['date']} on {info['cpu']} ({info['cpu_count']} cores), GPU: {info['cuda_device']}; {versions}.\n"
-        f"`{command}`: {config.backbone} levels {'+'.join(config.layers)}, input {config.image_size}x{config.image_size}, "
-        f"seeds {list(config.seeds)}, categories {list(config.categories)}. Accuracy on the test set (anomalib metrics; "
-        "thresholds from the config's validation split). Speed: images/s of the model's forward on images already in "
-        "memory, after warm-up, torch and OpenVINO (CPU plugin defaults); 'x backbone' is time per image relative to "
-        "the frozen feature extractor alone (the backbone-only row)."
-    )
+    lines = [
+        f"Measured on {info['cpu']} ({info['cpu_count']} cores), GPU: {info['cuda_device']}; {versions}.",
+        f"Config {config.name}: {config.backbone} levels {'+'.join(config.layers)}, input {config.image_size}x"
+        f"{config.image_size}, seeds {list(config.seeds)}, categories {list(config.categories)}. Accuracy on the test "
+        "set (anomalib metrics; thresholds from the config's validation split). Speed: images/s of the model's forward "
+        "on images already in memory, after warm-up, torch and OpenVINO (CPU plugin defaults); 'x backbone' is time "
+        "per image relative to the frozen feature extractor alone (the backbone-only row).",
+        "",
+        "Calls into this folder (each ran its part of the config and reused the finished runs):",
+        "",
+        *[f"- {call['date']}: `{call['command']}`" for call in calls],
+    ]
+    return "\n".join(lines)
