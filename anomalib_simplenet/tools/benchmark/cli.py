@@ -241,14 +241,18 @@ def record_call(output: Path, info: dict[str, str], command: str) -> list[dict[s
     machine's description and package versions are this call's (a change of versions re-runs the jobs anyway).
     """
     path = output / "environment.json"
-    earlier = json.loads(path.read_text()) if path.is_file() else {}
-    calls = list(earlier.get("calls", []))
-    if "command" in earlier:  # written before the calls were kept: its one command
-        calls.append({"date": earlier["date"], "command": earlier["command"]})
+    calls = _calls(json.loads(path.read_text())) if path.is_file() else []
     if command not in {call["command"] for call in calls}:
         calls.append({"date": info["date"], "command": command})
     path.write_text(json.dumps({**info, "calls": calls}, indent=1))
     return calls
+
+
+def _calls(info: dict) -> list[dict[str, str]]:
+    """Return the calls an ``environment.json`` lists (one written before the calls were kept: its one ``command``)."""
+    if "command" in info:
+        return [{"date": info["date"], "command": info["command"]}]
+    return list(info.get("calls", []))
 
 
 def folder_header(output: Path) -> str:
@@ -262,7 +266,7 @@ def folder_header(output: Path) -> str:
         return header_file.read_text().strip() if header_file.is_file() else "## Benchmark"
     info = json.loads(environment_file.read_text())
     config = BenchmarkConfig.from_dict(json.loads(config_file.read_text()))
-    calls = info.get("calls") or [{"date": info["date"], "command": info["command"]}]
+    calls = _calls(info)
     versions = ", ".join(f"{package} {info[package]}" for package in ("torch", "anomalib", "openvino", "timm"))
     lines = [
         f"Measured on {info['cpu']} ({info['cpu_count']} cores), GPU: {info['cuda_device']}; {versions}.",
