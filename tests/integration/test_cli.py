@@ -97,7 +97,7 @@ def test_export_by_short_name(cli_checkpoint: Path, tmp_path: Path, export_type:
 
 
 def test_benchmark_grid_with_padim(tmp_path: Path) -> None:
-    """`anomalib benchmark` with `model: {class_path: {grid: [Padim, SimpleNet]}}` runs both models."""
+    """`anomalib benchmark` with `model: {class_path: {grid: [Padim, SimpleNet]}}` runs both models into one table."""
     make_synthetic_dataset(tmp_path / "data", n_train=4, n_test_good=2, n_test_defective=2, image_size=64)
     config = {
         "accelerator": "cpu",
@@ -122,9 +122,9 @@ def test_benchmark_grid_with_padim(tmp_path: Path) -> None:
 
     results = pd.read_csv(tables[0])
     assert sorted(results["model.class_path"]) == ["Padim", "SimpleNet"]
-    assert results["image_AUROC"].notna().all()
-    simplenet = results[results["model.class_path"] == "SimpleNet"].iloc[0]
-    assert simplenet["pixel_AUPRO"] == simplenet["pixel_AUPRO"]  # PRO reported (not NaN) for SimpleNet
+    # anomalib's own collect, unpatched: both models report anomalib's default metrics, so every cell is filled.
+    metrics = ["image_AUROC", "image_F1Score", "pixel_AUROC", "pixel_F1Score"]
+    assert results[metrics].notna().all().all()
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])

@@ -10,8 +10,8 @@ from anomalib.pre_processing import PreProcessor
 from lightning.pytorch import Callback
 from torchvision.transforms import v2
 
-from anomalib_simplenet.training.feature_store import FeatureStore, StoredFeatureBatch
-from anomalib_simplenet.training.feature_store_eligibility import find_random_transforms
+from anomalib_simplenet.simplenet.feature_store import FeatureStore, StoredFeatureBatch
+from anomalib_simplenet.simplenet.feature_store_eligibility import find_random_transforms
 
 from conftest import EpochLosses, fit, synthetic_datamodule
 
@@ -51,9 +51,9 @@ def test_stored_batches_pass_through_anomalib_pre_processing() -> None:
 
 def test_bad_store_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="feature_store_mb must be >= 0"):
-        FeatureStore(budget_mb=-1)
+        FeatureStore(budget_mb=-1, dtype="auto")
     with pytest.raises(ValueError, match="feature_store_dtype must be one of"):
-        FeatureStore(dtype="bfloat8")
+        FeatureStore(budget_mb=None, dtype="bfloat8")
 
 
 def test_store_trains_the_same_model_as_the_image_loop_with_one_backbone_pass(
@@ -76,6 +76,29 @@ def test_store_trains_the_same_model_as_the_image_loop_with_one_backbone_pass(
     assert len(set(stored_epochs.losses)) == 4  # the losses moved: the comparison is not between constants
     torch.testing.assert_close(_scores(stored, synthetic_root), _scores(imaged, synthetic_root), rtol=1e-4, atol=1e-5)
     assert stored.feature_store.features is None  # freed at the end of the fit
+
+
+def test_the_model_folder_alone_spares_the_backbone_and_trains_the_same_model(
+    tmp_path: Path, synthetic_root: Path, small_simplenet, count_backbone_passes, monkeypatch
+) -> None:
+    """Without the project's loader swap (the model folder as in anomalib's tree) the images are read in every epoch,
+    the backbone still runs once per image, and the model is exactly the one trained with the swap."""
+    from anomalib_simplenet.simplenet import SimpleNet
+
+    runs = {}
+    for name, extra in (("swap", SimpleNet.extra_fit_callbacks), ("folder", [])):
+        monkeypatch.setattr(SimpleNet, "extra_fit_callbacks", extra)
+        torch.manual_seed(0)
+        model = small_simplenet(max_epochs=4)
+        passes, epochs = count_backbone_passes(model), EpochLosses()
+        fit(model, synthetic_root, tmp_path / name, callbacks=[epochs], limit_val_batches=0)
+        runs[name] = (model, sum(passes), epochs)
+    (swapped, swapped_passes, swapped_epochs), (folder, folder_passes, folder_epochs) = runs["swap"], runs["folder"]
+    assert swapped_passes == folder_passes == N_TRAIN
+    assert swapped_epochs.batch_kinds == [{"ImageBatch"}] + [{"StoredFeatureBatch"}] * 3
+    assert folder_epochs.batch_kinds == [{"ImageBatch"}] * 4
+    assert folder_epochs.losses == swapped_epochs.losses
+    assert torch.equal(_scores(folder, synthetic_root), _scores(swapped, synthetic_root))
 
 
 def test_float16_store_halves_memory_and_trains_nearly_the_same_model(

@@ -1,6 +1,5 @@
 """Registration with stock anomalib cannot miss: every import order, every lookup, idempotent, light at start-up."""
 
-import importlib.util
 import inspect
 import os
 import pkgutil
@@ -78,34 +77,45 @@ def test_install_and_register_are_idempotent() -> None:
     registration.install()
     registration.register()
     import anomalib.models
-    from anomalib.pipelines.benchmark import job
+
+    from anomalib_simplenet.simplenet import SimpleNet
 
     finders = [finder for finder in sys.meta_path if type(finder).__name__ == "_PostImportFinder"]
     assert len(finders) == 1
     assert anomalib.models.__all__.count("SimpleNet") == 1
-    collect = job.BenchmarkJob.collect
-    registration.allow_mixed_metrics(job)
-    assert job.BenchmarkJob.collect is collect  # applied once, not wrapped again
+    assert len(SimpleNet.extra_fit_callbacks) == 1  # the loader swap, added once
 
 
-def test_benchmark_collect_patch_is_still_needed_and_works() -> None:
-    """anomalib 2.7's own collect fails when models report different metrics; the patched one leaves a gap."""
-    import anomalib.pipelines.benchmark.job as patched
+def test_registration_patches_nothing_of_anomalib() -> None:
+    """anomalib's benchmark collects results as anomalib wrote it: SimpleNet reports the same metrics as PaDiM instead."""
+    import anomalib.pipelines.benchmark.job as job
+    from anomalib.models import Padim
 
-    spec = importlib.util.spec_from_file_location("unpatched_benchmark_job", patched.__file__)
-    original = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(original)
-    results = [{"model": "SimpleNet", "image_AUROC": 1.0, "pixel_AUPRO": 0.8}, {"model": "Padim", "image_AUROC": 0.9}]
-    with pytest.raises(KeyError):
-        original.BenchmarkJob.collect(list(reversed(results)))
-    table = patched.BenchmarkJob.collect(results)
-    assert list(table["model"]) == ["SimpleNet", "Padim"]
-    assert table["pixel_AUPRO"].isna().tolist() == [False, True]
+    from anomalib_simplenet.simplenet import SimpleNet
+
+    assert job.BenchmarkJob.collect.__module__ == "anomalib.pipelines.benchmark.job"
+    names = [sorted(metric.name for metric in model.configure_evaluator().test_metrics) for model in (SimpleNet, Padim)]
+    assert names[0] == names[1]
+
+
+def test_registration_fills_the_models_extension_points() -> None:
+    """The captioned visualizer is SimpleNet's default, and every fit gets the loader swap; anomalib's own classes are
+    what the folder uses without the registration (``benchmarks/upstream_check.py``)."""
+    from anomalib.visualization import ImageVisualizer
+
+    from anomalib_simplenet.simplenet import SimpleNet
+    from anomalib_simplenet.stored_feature_loader import StoredFeatureLoader
+    from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer
+
+    model = SimpleNet(backbone="resnet18", pre_trained=False, embedding_dim=64)
+    assert type(model.visualizer) is ScoredImageVisualizer
+    assert isinstance(model.visualizer, ImageVisualizer)
+    assert [type(callback) for callback in model.configure_callbacks()].count(StoredFeatureLoader) == 1
 
 
 def test_the_module_list_holds_core_and_tools() -> None:
     """The walk over the package finds both floors (a broken walk would silently test nothing)."""
-    for name in ("simplenet.lightning_model", "simplenet.torch_model", "training.feature_store", "tools.predict"):
+    for name in ("simplenet.lightning_model", "simplenet.torch_model", "simplenet.feature_store", "tools.predict"):
         assert f"anomalib_simplenet.{name}" in PACKAGE_MODULES
 
 

@@ -1,4 +1,4 @@
-"""The package's plan held against its code: the model package as one unit, the parts around it below it, the tools on
+"""The package's plan held against its code: the model folder standing alone, the project's parts importing it, the tools on
 top; no import circle; every module says what it is.
 
 Read from the source (every import statement, also those inside functions), so nothing is run and a lazy
@@ -18,16 +18,12 @@ ROOT = REPO
 PACKAGE = ROOT / "anomalib_simplenet"
 TOOLS = "anomalib_simplenet.tools"
 MODEL_PACKAGE = "anomalib_simplenet.simplenet"
-# What anomalib's own model packages import besides the standard library (anomalib/models/image/*/).
-LIBRARIES_OF_ANOMALIB_MODELS = {"anomalib", "torch", "torchvision", "lightning", "timm", "kornia"}
-# The parts around the model that it uses, by their public names only (never a module inside them).
-PARTS_AROUND_THE_MODEL = (
-    "anomalib_simplenet.training",
-    "anomalib_simplenet.checks",
-    "anomalib_simplenet.visualization",
-    "anomalib_simplenet.lightning_compat",
-    "anomalib_simplenet.backbone_weights",
-)
+MODEL_FOLDER = PACKAGE / "simplenet"
+# What anomalib's own model folders import besides the standard library (anomalib/models/image/*/; PIL: vlm_ad and
+# anomalib's data layer), and safetensors, the weights format of timm, which depends on it.
+LIBRARIES_OF_ANOMALIB_MODELS = {"anomalib", "torch", "torchvision", "lightning", "timm", "kornia", "PIL", "safetensors"}
+# Public names of Python's own types that begin with an underscore (a named tuple's methods).
+PUBLIC_UNDERSCORE_NAMES = {"_asdict", "_replace", "_fields", "_make"}
 
 
 def _module_name(path: Path) -> str:
@@ -89,21 +85,81 @@ def test_the_core_imports_no_tool(name: str) -> None:
     assert not [target for target in GRAPH[name] if target.startswith(TOOLS)]
 
 
-@pytest.mark.parametrize("name", sorted(name for name in MODULES if name.startswith(MODEL_PACKAGE)))
-def test_the_model_package_could_be_copied_into_anomalib(name: str) -> None:
-    """The model package imports what anomalib's own models import, its own modules, and the parts around it by their
-    public names only: copied into ``anomalib/models/image/``, only import paths would change."""
+MODEL_MODULES = sorted(name for name in MODULES if name.startswith(MODEL_PACKAGE))
+
+
+@pytest.mark.parametrize("name", MODEL_MODULES)
+def test_the_model_folder_stands_alone(name: str) -> None:
+    """The model folder imports what anomalib's own models import and its own modules, nothing else of this project, and
+    never names the project: copied into ``anomalib/models/image/simplenet/`` as it is, it works
+    (``benchmarks/upstream_check.py`` does exactly that)."""
     assert _libraries(name) <= LIBRARIES_OF_ANOMALIB_MODELS
-    outside = [target for target in GRAPH[name] if not target.startswith(MODEL_PACKAGE)]
-    assert [target for target in outside if target not in PARTS_AROUND_THE_MODEL] == []
+    assert [target for target in GRAPH[name] if not target.startswith(MODEL_PACKAGE)] == []
+    assert "anomalib_simplenet" not in MODULES[name].read_text()
 
 
-@pytest.mark.parametrize("name", sorted(name for name in MODULES if name.startswith(PARTS_AROUND_THE_MODEL)))
-def test_the_parts_around_the_model_stand_below_it(name: str) -> None:
-    """Training callbacks, checks, visualisation and the compatibility layer never import the model, the registration
-    hook or the tools: the model package is the one place that puts them together."""
-    above = (MODEL_PACKAGE, TOOLS, "anomalib_simplenet.registration", "anomalib_simplenet.presets")
-    assert [target for target in GRAPH[name] if target.startswith(above)] == []
+@pytest.mark.parametrize("name", MODEL_MODULES)
+def test_the_model_folder_uses_no_private_attribute(name: str) -> None:
+    """No ``_name`` of Lightning, anomalib or torch is read or written in the model folder: only the model's own
+    (``self._...``). The one private use the project needs (swapping the training loader) lives outside, in
+    ``anomalib_simplenet.lightning_compat``."""
+    tree = ast.parse(MODULES[name].read_text())
+    private = [
+        f"{ast.unparse(node)} (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and node.attr not in PUBLIC_UNDERSCORE_NAMES
+        and not (isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"})
+    ]
+    private += [
+        f"getattr(..., {ast.unparse(node.args[1])}) (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"getattr", "setattr", "hasattr"}
+        and isinstance(node.args[1], ast.Constant)
+        and str(node.args[1].value).startswith("_")
+    ]
+    assert private == []
+
+
+def test_the_model_folder_follows_anomalibs_conventions() -> None:
+    """A README.md, an SPDX licence line at the top of every file, and an ``__init__.py`` that exports the Lightning
+    class only, as anomalib's model folders have."""
+    assert (MODEL_FOLDER / "README.md").is_file()
+    unlicensed = [
+        path.name for path in MODEL_FOLDER.glob("*.py") if "SPDX-License-Identifier: Apache-2.0" not in path.read_text()[:200]
+    ]
+    assert unlicensed == []
+    init = ast.parse((MODEL_FOLDER / "__init__.py").read_text())
+    exported = next(node.value for node in init.body if isinstance(node, ast.Assign) and node.targets[0].id == "__all__")
+    assert ast.literal_eval(exported) == ["SimpleNet"]
+
+
+ARGUMENT_LINE = re.compile(r"^(\s*)(\*{0,2}\w+)( \(([^)]|\([^)]*\))+\))?: ")
+
+
+@pytest.mark.parametrize("name", MODEL_MODULES)
+def test_the_model_folders_arguments_are_typed(name: str) -> None:
+    """Google-style ``Args:`` entries carry their type, ``name (type): text``, as anomalib writes them."""
+    untyped = []
+    for node in ast.walk(ast.parse(MODULES[name].read_text())):
+        if not isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            continue
+        lines = (ast.get_docstring(node) or "").splitlines()
+        for number, line in enumerate(lines):
+            if line.strip() != "Args:":
+                continue
+            indent = len(line) - len(line.lstrip()) + 4
+            for entry in lines[number + 1 :]:
+                if entry.strip() and len(entry) - len(entry.lstrip()) < indent:
+                    break
+                match = ARGUMENT_LINE.match(entry)
+                if match and len(match.group(1)) == indent and not match.group(3):
+                    untyped.append(f"{node.name}: {entry.strip()}")
+    assert untyped == []
 
 
 def test_no_import_circle() -> None:
@@ -162,22 +218,37 @@ def test_the_readme_layout_names_every_folder_and_top_level_module() -> None:
     assert sorted(place for place in places if f"`{place}`" not in layout.group(1)) == []
 
 
-def test_the_anomalib_model_mirrors_the_torch_models_arguments() -> None:
-    """SimpleNet and SimpleNetModel (and FeatureExtractor, for its part) take the same architecture arguments, with
-    the same defaults, in the same order: the anomalib model hands them on by name (torch_model.TORCH_MODEL_ARGUMENTS)."""
+def test_defaults_are_written_once() -> None:
+    """SimpleNet's signature is the one place of its defaults: the torch model and the components take every setting
+    as an explicit keyword, and the Lightning model hands them on by name (no signature or hparams plumbing)."""
     import inspect
 
-    from anomalib_simplenet import SimpleNet
-    from anomalib_simplenet.simplenet.components import FeatureExtractor
-    from anomalib_simplenet.simplenet.torch_model import SimpleNetModel
+    from anomalib_simplenet.simplenet import SimpleNet, anomaly_map, components, feature_store, image_score, loss, torch_model
+    from anomalib_simplenet.simplenet.lightning_model import ARCHITECTURE_ARGUMENTS
 
-    def defaults(cls: type) -> dict:
-        return {name: p.default for name, p in inspect.signature(cls).parameters.items()}
-
-    torch_model, anomalib_model, extractor = defaults(SimpleNetModel), defaults(SimpleNet), defaults(FeatureExtractor)
-    assert list(anomalib_model)[: len(torch_model)] == list(torch_model)
-    assert {name: anomalib_model[name] for name in torch_model} == torch_model
-    assert {name: torch_model[name] for name in extractor} == extractor
+    takers = [
+        torch_model.SimpleNetModel,
+        components.FeatureExtractor,
+        components.FeatureAdaptor,
+        components.AnomalousFeatureGenerator,
+        components.Discriminator,
+        anomaly_map.AnomalyMapGenerator,
+        image_score.ImageScore,
+        loss.TruncatedL1Loss,
+        loss.make_loss,
+        feature_store.FeatureStore,
+    ]
+    with_defaults = {
+        taker.__name__: [name for name, p in inspect.signature(taker).parameters.items() if p.default is not p.empty]
+        for taker in takers
+    }
+    assert {name: found for name, found in with_defaults.items() if found} == {}
+    torch_arguments = set(inspect.signature(torch_model.SimpleNetModel).parameters) - {"pre_trained", "backbone_weights"}
+    assert set(ARCHITECTURE_ARGUMENTS) == torch_arguments
+    assert torch_arguments <= set(inspect.signature(SimpleNet).parameters)
+    folder_source = "\n".join(path.read_text() for path in MODEL_FOLDER.glob("*.py"))
+    assert "import inspect" not in folder_source
+    assert "hparams[" not in folder_source
 
 
 FLEET_PARTS = ("anomalib_simplenet.tools.fleet", "anomalib_simplenet.tools.jobs.ray_runner")

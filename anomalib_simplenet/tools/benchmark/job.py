@@ -25,7 +25,8 @@ from lightning import seed_everything
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from anomalib_simplenet.backbone_weights import load_backbone_weights
+from anomalib_simplenet.evaluation import evaluator_with_pro
+from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools.datamodules import datamodule_for
 from anomalib_simplenet.tools.jobs.store import job_key, write_atomic
@@ -53,7 +54,7 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
     size = (config.image_size, config.image_size)
     args: dict[str, Any] = {
         "pre_processor": SimpleNet.configure_pre_processor(image_size=size),
-        "evaluator": SimpleNet.configure_evaluator(),
+        "evaluator": evaluator_with_pro(),
         "visualizer": False if predictions_dir is None else ScoredImageVisualizer(output_dir=predictions_dir, pictures=False),
         **job.model.init_args,
     }

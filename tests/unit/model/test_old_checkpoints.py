@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.simplenet import SimpleNet
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parent / "fixtures"
 CHECKPOINT = FIXTURES / "simplenet_0_1.ckpt"
 
 

@@ -2,14 +2,14 @@
 
 import pytest
 import torch
+from embedding_step_by_step import unfolded_embedding_step_by_step
+from model_defaults import make_extractor
 
-from anomalib_simplenet.simplenet.components import FeatureExtractor
 from anomalib_simplenet.simplenet.embedding import (
     ChannelMeanEmbedding,
     UnfoldedEmbedding,
     adaptive_pooling_matrix,
     unfold_neighbourhoods,
-    unfolded_embedding_step_by_step,
 )
 
 
@@ -83,25 +83,25 @@ def test_channel_mean_keeps_the_previous_construction() -> None:
 class TestFeatureExtractorEmbedding:
     def test_length_is_embedding_dim_whatever_the_backbone(self) -> None:
         for backbone, layers in (("resnet18", ("layer2", "layer3")), ("efficientnet_lite0", ("blocks.2", "blocks.4"))):
-            extractor = FeatureExtractor(backbone, layers, pre_trained=False, embedding_dim=200)
+            extractor = make_extractor(backbone=backbone, layers=layers, pre_trained=False, embedding_dim=200)
             assert extractor.out_channels == 200
             assert extractor(torch.rand(1, 3, 128, 128)).shape == (1, 200, 16, 16)
 
     def test_channel_mean_length_is_the_channel_count(self) -> None:
-        extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding="channel_mean")
+        extractor = make_extractor(backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding="channel_mean")
         assert extractor(torch.rand(1, 3, 224, 224)).shape == (1, 128 + 256, 28, 28)
 
     def test_unknown_embedding_names_the_choices(self) -> None:
         with pytest.raises(ValueError, match=r"embedding must be 'unfolded'.*'channel_mean', got 'pca'"):
-            FeatureExtractor("resnet18", ("layer2",), pre_trained=False, embedding="pca")  # type: ignore[arg-type]
+            make_extractor(backbone="resnet18", layers=("layer2",), pre_trained=False, embedding="pca")  # type: ignore[arg-type]
 
     @pytest.mark.parametrize("dim", [0, -8])
     def test_non_positive_embedding_dim(self, dim: int) -> None:
         with pytest.raises(ValueError, match=f"embedding_dim={dim}"):
-            FeatureExtractor("resnet18", ("layer2",), pre_trained=False, embedding_dim=dim)
+            make_extractor(backbone="resnet18", layers=("layer2",), pre_trained=False, embedding_dim=dim)
 
     def test_the_fixed_pooling_is_no_weight(self) -> None:
         """The pooling's index and weights follow from the settings: not trained, not in the state dict."""
-        extractor = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=64)
+        extractor = make_extractor(backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding_dim=64)
         assert not any(key.startswith("embedding") for key in extractor.state_dict())
         assert all(not p.requires_grad for p in extractor.parameters())

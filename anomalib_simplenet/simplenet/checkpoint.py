@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """SimpleNet's checkpoints: damaged and foreign files refused by name, the saved architecture adopted, the random state kept.
 
 * :func:`check_checkpoint_file` -- a truncated or damaged file is named as such, instead of PyTorch's
@@ -5,18 +8,20 @@
 * :func:`refuse_foreign_checkpoint` -- a checkpoint without a SimpleNet discriminator (PaDiM's, say) is
   refused in one line that names the model that saved it.
 * :func:`drop_derived_weights` -- weights that the first versions saved although they follow from the settings.
+* :func:`drop_states_of_other_metrics` -- the state of metrics the checkpoint's evaluator had and this model's has
+  not (version 0.1 reported PRO by default), which would otherwise fail a strict load.
 * :func:`architecture_to_adopt` -- ``anomalib predict --model SimpleNet --ckpt_path ...`` builds SimpleNet
   from its default arguments before it loads the checkpoint; the checkpoint's own architecture arguments
   say which torch model its weights fit.
 * :func:`save_rng_state` / :func:`restore_rng_state` -- a fit resumed from its last checkpoint continues
   the interrupted fit's random draws, and so ends with the same model.
 * :class:`CheckpointHooks` -- the Lightning hooks that apply all of the above, mixed into
-  :class:`~anomalib_simplenet.SimpleNet`.
+  :class:`~.lightning_model.SimpleNet`.
 """
 
 import logging
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,15 +110,44 @@ def drop_derived_weights(checkpoint: dict[str, Any]) -> list[str]:
     return derived
 
 
+def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_keys: Iterable[str]) -> list[str]:
+    """Remove the evaluator's entries of the checkpoint's state dict that this model has no metric for; return their keys.
+
+    A metric's state is not learned: it is recomputed at every test run, so only the metrics the model has now matter.
+
+    Args:
+        checkpoint (dict[str, Any]): The checkpoint being loaded.
+        own_keys (Iterable[str]): The keys of the loading model's state dict.
+
+    Returns:
+        list[str]: The removed keys.
+
+    Example:
+        >>> checkpoint = {"state_dict": {"evaluator.test_metrics.4.fpr_limit": 0, "model.discriminator.w": 1}}
+        >>> drop_states_of_other_metrics(checkpoint, ["model.discriminator.w"]), list(checkpoint["state_dict"])
+        (['evaluator.test_metrics.4.fpr_limit'], ['model.discriminator.w'])
+
+    """
+    state = checkpoint.get("state_dict", {})
+    own = set(own_keys)
+    other = [key for key in state if key.startswith("evaluator.") and key not in own]
+    for key in other:
+        del state[key]
+    return other
+
+
 def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any] | None:
     """Return the checkpoint's torch-model arguments ``names`` where they differ from this instance's, else ``None``.
 
     Args:
-        current: The instance's hyper-parameters.
-        saved: The checkpoint's ``hyper_parameters``. An argument it lacks takes the value of the version that wrote it
-            (:data:`ARGUMENTS_OF_OLDER_CHECKPOINTS`: a checkpoint without ``embedding`` used ``"channel_mean"``),
-            else keeps the instance's value.
-        names: The arguments that shape the torch model.
+        current (Mapping[str, Any]): The instance's hyper-parameters.
+        saved (Mapping[str, Any]): The checkpoint's ``hyper_parameters``. An argument it lacks takes the value of the
+            version that wrote it (:data:`ARGUMENTS_OF_OLDER_CHECKPOINTS`: a checkpoint without ``embedding`` used
+            ``"channel_mean"``), else keeps the instance's value.
+        names (Sequence[str]): The arguments that shape the torch model.
+
+    Returns:
+        dict[str, Any] | None: The values to rebuild with, or ``None`` when the instance already fits.
 
     Example:
         >>> names = ("backbone", "layers", "embedding")
@@ -174,18 +208,18 @@ def restore_rng_state(checkpoint: dict[str, Any]) -> None:
 
 
 class CheckpointHooks:
-    """Checkpoint hooks of :class:`~anomalib_simplenet.SimpleNet`: refuse bad files, adopt the saved architecture.
+    """Checkpoint hooks of :class:`~.lightning_model.SimpleNet`: refuse bad files, adopt the saved architecture.
 
     A mixin placed before ``AnomalibModule`` in the model's bases; every hook calls the base class's too. The model
-    names the arguments that shape its torch model (``torch_model_arguments``) and builds one from them
-    (``build_torch_model``), so these hooks need no import of the model.
+    lists the arguments that shape its torch model (``architecture_arguments``) and rebuilds it from a checkpoint's
+    values (``rebuild_torch_model``).
 
     Example:
         >>> import tempfile, torch
         >>> broken = Path(tempfile.mkdtemp()) / "model.ckpt"
         >>> torch.save({"state_dict": {}}, broken)
         >>> _ = broken.write_bytes(broken.read_bytes()[:40])  # a copy cut short
-        >>> from anomalib_simplenet import SimpleNet
+        >>> from anomalib.models import SimpleNet
         >>> SimpleNet.load_from_checkpoint(broken)
         Traceback (most recent call last):
         ...
@@ -193,10 +227,15 @@ class CheckpointHooks:
 
     """
 
-    torch_model_arguments: tuple[str, ...] = ()
+    architecture_arguments: tuple[str, ...] = ()
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly)."""
+        """Save anomalib's component settings and the random-number state (a resumed fit continues exactly).
+
+        Args:
+            checkpoint (dict[str, Any]): The checkpoint being written.
+
+        """
         super().on_save_checkpoint(checkpoint)
         save_rng_state(checkpoint)
 
@@ -207,23 +246,43 @@ class CheckpointHooks:
         arguments (``anomalib predict --model SimpleNet --ckpt_path ...`` builds the defaults first), the torch
         model is rebuilt with the checkpoint's settings so its weights fit.
 
+        Args:
+            checkpoint (dict[str, Any]): The checkpoint being loaded.
+
         Raises:
             ValueError: If the checkpoint was saved by another model (one line saying which file to use).
 
         """
         refuse_foreign_checkpoint(checkpoint)
         drop_derived_weights(checkpoint)
-        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}), self.torch_model_arguments)
+        drop_states_of_other_metrics(checkpoint, self.state_dict().keys())
+        wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}), self.architecture_arguments)
         if wanted is not None:
-            self.model = self.build_torch_model(wanted).to(self.device)
-            self.hparams.update(wanted)
+            self.rebuild_torch_model(wanted)
         super().on_load_checkpoint(checkpoint)
         self._backbone_ready = True
-        if self._trainer is not None and self._trainer.state.fn == TrainerFn.FITTING:
-            restore_rng_state(checkpoint)  # resuming: continue the interrupted fit's draws
+        if self._resuming_a_fit():
+            restore_rng_state(checkpoint)  # continue the interrupted fit's draws
+
+    def _resuming_a_fit(self) -> bool:
+        try:
+            trainer = self.trainer
+        except RuntimeError:  # not attached to a trainer: loaded outside of a fit
+            return False
+        return trainer is not None and trainer.state.fn == TrainerFn.FITTING
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: str | Path, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
-        """Load a SimpleNet checkpoint; a damaged or truncated file is named as such."""
+        """Load a SimpleNet checkpoint; a damaged or truncated file is named as such.
+
+        Args:
+            checkpoint_path (str | Path): The checkpoint file.
+            *args (Any): Passed to Lightning's ``load_from_checkpoint``.
+            **kwargs (Any): Passed to Lightning's ``load_from_checkpoint``.
+
+        Returns:
+            Any: The loaded model.
+
+        """
         check_checkpoint_file(checkpoint_path)
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)

@@ -1,10 +1,15 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Training schedule: the trainer's settings win; SimpleNet's own ``max_epochs`` applies only where there are none.
 
 anomalib's ``Engine`` lets a model's ``trainer_arguments`` replace what the user passed to the trainer, so
-SimpleNet keeps its epoch count out of them. Instead it uses the moment Lightning attaches the trainer to
-the model at the start of ``Trainer.fit``, before Lightning fills a missing ``max_epochs`` with its own
-default of 1000: if the trainer has no ``max_epochs``, ``max_steps`` or ``max_time`` (a bare ``anomalib
-train``, anomalib's benchmark pipeline), SimpleNet's schedule is set there; otherwise the trainer's stands.
+SimpleNet keeps its epoch count out of them. Lightning, for its part, fills a missing ``max_epochs`` with its
+default of 1000 when a fit starts, before any hook of the model runs. So in ``setup("fit")`` SimpleNet looks
+for exactly that state -- ``max_epochs`` at Lightning's default, no ``max_steps``, no ``max_time`` -- and only
+then trains for its own schedule (a bare ``anomalib train``, anomalib's benchmark pipeline, ``Engine()``).
+Lightning does not say whether a ``max_epochs`` of 1000 was filled in or given; a user who wants 1000 epochs
+passes ``max_steps`` or SimpleNet's own ``max_epochs=1000``.
 
 SimpleNet selects nothing on validation data, so validation only fits anomalib's thresholds on the
 final model: with Lightning's default ``check_val_every_n_epoch=1`` it is moved to the end of the schedule.
@@ -16,19 +21,27 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.trainer.states import TrainerFn
 
-from ..lightning_compat import max_epochs_as_given, set_max_epochs
-
 logger = logging.getLogger(__name__)
+
+# The max_epochs Lightning gives a fit whose trainer sets no max_epochs, max_steps or max_time.
+LIGHTNING_DEFAULT_MAX_EPOCHS = 1000
 
 
 def apply_default_schedule(trainer: Trainer, max_epochs: int) -> None:
-    """Give a trainer that is about to fit without any limit of the user's the schedule of ``max_epochs`` epochs.
+    """Give a trainer that fits without any limit of the user's the schedule of ``max_epochs`` epochs.
+
+    Called from the model's ``setup("fit")``, after Lightning has filled in its defaults.
+
+    Args:
+        trainer (Trainer): The trainer about to fit.
+        max_epochs (int): SimpleNet's own number of epochs.
 
     Example:
         >>> from lightning.pytorch import Trainer
         >>> from lightning.pytorch.trainer.states import TrainerFn
         >>> trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
         >>> trainer.state.fn = TrainerFn.FITTING
+        >>> trainer.fit_loop.max_epochs = 1000  # as Lightning fills it in when the fit starts
         >>> apply_default_schedule(trainer, 20)
         >>> trainer.max_epochs
         20
@@ -41,20 +54,22 @@ def apply_default_schedule(trainer: Trainer, max_epochs: int) -> None:
     """
     if trainer.state.fn != TrainerFn.FITTING:
         return
-    limits = {
-        "max_epochs": max_epochs_as_given(trainer),
-        "max_steps": None if trainer.max_steps == -1 else trainer.max_steps,
-        "max_time": "set" if any(isinstance(callback, Timer) for callback in trainer.callbacks) else None,
-    }
-    given = {name: value for name, value in limits.items() if value is not None}
-    if not given:
-        set_max_epochs(trainer, max_epochs)
+    timer = any(isinstance(callback, Timer) for callback in trainer.callbacks)
+    if trainer.max_epochs == LIGHTNING_DEFAULT_MAX_EPOCHS and trainer.max_steps == -1 and not timer:
+        trainer.fit_loop.max_epochs = max_epochs
         logger.info(
             "The trainer sets no max_epochs, max_steps or max_time: SimpleNet trains for its own schedule of %d epochs "
             "(model argument max_epochs). Pass --trainer.max_epochs to train for another number.",
             max_epochs,
         )
-    elif given != {"max_epochs": max_epochs}:
+        return
+    given = {
+        "max_epochs": trainer.max_epochs if trainer.max_epochs not in {None, -1} else None,
+        "max_steps": None if trainer.max_steps == -1 else trainer.max_steps,
+        "max_time": "set" if timer else None,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if given != {"max_epochs": max_epochs}:
         logger.info(
             "Training as the trainer says (%s); SimpleNet's own schedule (max_epochs=%d) applies only when the trainer "
             "sets no limit.",
@@ -68,6 +83,9 @@ def validate_once_at_end(trainer: Trainer) -> None:
 
     Lightning's default ``check_val_every_n_epoch=1`` counts as no choice; with ``max_steps`` and no
     ``max_epochs`` the number of epochs is not fixed, and Lightning's cadence is kept.
+
+    Args:
+        trainer (Trainer): The trainer at the start of training.
 
     Example:
         >>> from lightning.pytorch import Trainer
@@ -83,6 +101,12 @@ def validate_once_at_end(trainer: Trainer) -> None:
 
 def last_epoch_ends(trainer: Trainer) -> bool:
     """Tell, at the end of a training epoch, whether it is the fit's last: the schedule is done or the trainer stops.
+
+    Args:
+        trainer (Trainer): The trainer at the end of a training epoch.
+
+    Returns:
+        bool: Whether no epoch follows.
 
     Example:
         >>> from lightning.pytorch import Trainer

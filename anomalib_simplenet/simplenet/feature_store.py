@@ -1,8 +1,11 @@
-"""Feature store: one backbone pass per training image per fit; later epochs train on features in memory.
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Feature store: one backbone pass per training image per fit; later epochs train on the features kept in memory.
 
 The feature extractor is frozen, so with a deterministic training transform its output for an image
-is the same in every epoch. The authors' code decodes every image and runs the backbone again in
-every epoch (160 times per image); here each fit does it once.
+is the same in every epoch. The authors' code runs the backbone again on every image in every epoch
+(160 times per image); here each fit does it once.
 
 How it fits into Lightning's loop, step by step:
 
@@ -17,14 +20,15 @@ How it fits into Lightning's loop, step by step:
    each batch's features into one preallocated tensor at the dataset index of their image. Its size
    is known at the first batch; above the memory budget the store steps aside, with a log line
    naming the size.
-3. At the end of that epoch (:meth:`FeatureStore.end_epoch`) the trainer's training dataloader is
-   swapped for a loader over that tensor which draws batches as the image loader did: same sampler
-   kind, batch size and ``drop_last``, and the same random draws, so the same seed gives the same
-   shuffling and the same model. Lightning's loop, progress bar, callbacks, logging and checkpoints
-   run unchanged; the batches are :class:`StoredFeatureBatch` instead of images.
-4. The store is emptied, and the image loader put back, at the end of every fit and when a fit
-   raises (:meth:`FeatureStore.clear`), and at the start of the next one. To hear of a fit that
-   raised, the store is a Lightning callback, which the model returns from ``configure_callbacks``.
+3. From the second epoch on, :meth:`FeatureStore.lookup` gives the model a batch's features by the
+   paths of its images, and the backbone does not run. The training loader, its random draws and
+   Lightning's loop are untouched, so the same seed gives the same model with or without the store.
+   A training batch may also arrive as a :class:`StoredFeatureBatch` (features instead of images, from
+   a loader over :attr:`FeatureStore.features`, which a package around the model may swap in to skip
+   reading the images too); the model trains on its features directly.
+4. The store is emptied at the end of every fit and when a fit raises (:meth:`FeatureStore.clear`), and
+   at the start of the next one. To hear of a fit that raised, the store is a Lightning callback, which
+   the model returns from ``configure_callbacks``.
 """
 
 import logging
@@ -36,10 +40,7 @@ from typing import Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.utilities import CombinedLoader
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
-from ..lightning_compat import replace_training_loader, training_loader
 from .feature_store_eligibility import reasons_to_extract_every_epoch
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ GPU_SHARE = 0.5
 
 def default_budget_mb() -> float:
     """Half of the memory the system has available now (Linux), else 4096 MiB.
+
+    Returns:
+        float: The budget in MiB.
 
     Example:
         >>> default_budget_mb() > 0
@@ -69,10 +73,13 @@ def default_budget_mb() -> float:
 
 @dataclass
 class StoredFeatureBatch:
-    """A batch of stored extractor outputs ``(B, C, H, W)``: what later epochs train on instead of images.
+    """A batch of stored extractor outputs ``(B, C, H, W)`` to train on instead of images.
 
     ``image`` and ``gt_mask`` are ``None``: anomalib's pre-processor reads them at every training batch, and
     deterministic torchvision transforms pass ``None`` through unchanged.
+
+    Args:
+        features (torch.Tensor): Extractor outputs ``(B, C, H, W)``.
 
     Example:
         >>> import torch
@@ -90,44 +97,28 @@ class StoredFeatureBatch:
         return len(self.features)
 
 
-class _StoredFeatures(Dataset):
-    """Index a feature tensor with a list of dataset indices, as the image loader's batch sampler draws them."""
-
-    def __init__(self, features: torch.Tensor) -> None:
-        self.features = features
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def __getitem__(self, indices: list[int]) -> StoredFeatureBatch:
-        return StoredFeatureBatch(self.features[indices].float())
-
-
-def _unbatched(batch: StoredFeatureBatch) -> StoredFeatureBatch:
-    return batch
-
-
 class FeatureStore(Callback):
     """Keep the extractor's output for every training image during a fit (see the module docstring).
 
     A Lightning callback, so that it also hears of a fit that raised (``on_exception``); the model
-    returns it from ``configure_callbacks`` and hands it each first-epoch batch's features (:meth:`record`).
+    returns it from ``configure_callbacks``, hands it each first-epoch batch's features (:meth:`record`)
+    and asks it for them in later epochs (:meth:`lookup`).
 
     Args:
-        budget_mb: Largest store, in MiB; ``0`` turns the store off, ``None`` takes half of the memory
-            available when training starts.
-        dtype: ``"auto"`` (default): float32 when the store fits the budget that way, else float16 when that fits
+        budget_mb (float | None): Largest store, in MiB; ``0`` turns the store off, ``None`` takes half of the
+            memory available when training starts.
+        dtype (StoreDtype): ``"auto"``: float32 when the store fits the budget that way, else float16 when that fits
             (logged); ``"float32"`` (exact) or ``"float16"`` (half the memory; features rounded to 11 bits) as asked,
             and no store when that does not fit.
 
     Example:
-        >>> store = FeatureStore(budget_mb=0)
+        >>> store = FeatureStore(budget_mb=0, dtype="auto")
         >>> store.active
         False
 
     """
 
-    def __init__(self, budget_mb: float | None = None, dtype: StoreDtype = "auto") -> None:
+    def __init__(self, budget_mb: float | None, dtype: StoreDtype) -> None:
         if budget_mb is not None and not budget_mb >= 0:
             msg = f"feature_store_mb must be >= 0 (0 turns the store off) or None (automatic), got {budget_mb!r}."
             raise ValueError(msg)
@@ -136,13 +127,12 @@ class FeatureStore(Callback):
             raise ValueError(msg)
         self.budget_mb = budget_mb
         self.dtypes = list(STORE_DTYPES.values()) if dtype == "auto" else [STORE_DTYPES[dtype]]
-        self.active = False
-        self.serving = False
+        self.active = False  # this fit keeps features
+        self.complete = False  # every training image's features are kept: the backbone need not run again
         self.features: torch.Tensor | None = None
         self._filled: torch.Tensor | None = None
         self._index_of: dict[str, list[int]] = {}
-        self._image_loader: DataLoader | None = None
-        self._combined_loader: CombinedLoader | None = None
+        self._count = 0
 
     @property
     def nbytes(self) -> int:
@@ -169,22 +159,33 @@ class FeatureStore(Callback):
         self.clear()
 
     def start(self, trainer: Trainer, model_transform: object | None) -> None:
-        """Empty the store and decide whether this fit can use ``trainer``'s training data with ``model_transform``."""
+        """Empty the store and decide whether this fit can keep features.
+
+        Args:
+            trainer (Trainer): The trainer about to fit.
+            model_transform (object | None): The model's pre-processing transform.
+
+        """
         self.clear()
         reason = next(reasons_to_extract_every_epoch(trainer, model_transform, self.budget_mb), None)
         if reason:
             self._stop(reason)
             return
-        self._combined_loader = training_loader(trainer)  # exists: eligibility checked it
-        self._image_loader = self._combined_loader.flattened[0]
-        paths = self._image_loader.dataset.samples["image_path"]
+        paths = trainer.train_dataloader.dataset.samples["image_path"]  # one anomalib loader: eligibility checked it
         for index, path in enumerate(paths):
             self._index_of.setdefault(str(path), []).append(index)
+        self._count = len(paths)
         self.active = True
 
     def record(self, image_paths: Sequence[str] | None, features: torch.Tensor) -> None:
-        """During the first epoch of a fit: keep ``features`` of the images at ``image_paths``."""
-        if not self.active or self.serving:
+        """During the first epoch of a fit: keep the features of a batch.
+
+        Args:
+            image_paths (Sequence[str] | None): The batch's image paths.
+            features (torch.Tensor): The extractor's output for the batch ``(B, C, H, W)``.
+
+        """
+        if not self.active or self.complete:
             return
         if self.features is None and not self._allocate(features):
             return
@@ -197,8 +198,26 @@ class FeatureStore(Callback):
                 self.features[index] = feature
                 self._filled[index] = True
 
+    def lookup(self, image_paths: Sequence[str] | None, device: torch.device) -> torch.Tensor | None:
+        """Return the stored features of a batch's images once the store is complete, else ``None``.
+
+        Args:
+            image_paths (Sequence[str] | None): The batch's image paths.
+            device (torch.device): Where the model runs.
+
+        Returns:
+            torch.Tensor | None: Features ``(B, C, H, W)`` in float32, or ``None`` (run the backbone).
+
+        """
+        if not self.complete or not image_paths:
+            return None
+        indices = [self._index_of.get(str(path), [None])[0] for path in image_paths]
+        if None in indices:
+            return None
+        return self.features[indices].to(device, torch.float32)
+
     def _allocate(self, features: torch.Tensor) -> bool:
-        count = len(self._image_loader.dataset)
+        count = self._count
         shape = (count, *features.shape[1:])
         budget_mb = default_budget_mb() if self.budget_mb is None else self.budget_mb
         fitting = [dtype for dtype in self.dtypes if math.prod(shape) * dtype.itemsize / 2**20 <= budget_mb]
@@ -230,44 +249,26 @@ class FeatureStore(Callback):
         return self.features
 
     def end_epoch(self) -> None:
-        """After the first epoch: swap the image loader for the store's loader (once every image is stored)."""
-        if not self.active or self.serving:
+        """After the first epoch: from now on the stored features stand in for the backbone (once every image is stored)."""
+        if not self.active or self.complete:
             return
         if self.features is None or not bool(self._filled.all()):
             seen = 0 if self._filled is None else int(self._filled.sum())
-            self._stop(f"only {seen} of {len(self._image_loader.dataset)} training images were seen in the first epoch")
+            self._stop(f"only {seen} of {self._count} training images were seen in the first epoch")
             return
-        replace_training_loader(self._combined_loader, self._feature_loader())
-        self.serving = True
-        logger.info("%s; the following epochs train on them without reading images.", self.summary())
-
-    def _feature_loader(self) -> DataLoader:
-        """Build a loader over the stored features that makes the same random draws as the image loader."""
-        image_loader = self._image_loader
-        dataset = _StoredFeatures(self.features)
-        if isinstance(image_loader.sampler, RandomSampler):
-            sampler = RandomSampler(dataset, generator=image_loader.sampler.generator)
-        else:
-            sampler = SequentialSampler(dataset)
-        return DataLoader(
-            dataset,
-            batch_size=None,
-            sampler=BatchSampler(sampler, image_loader.batch_size, image_loader.drop_last),
-            collate_fn=_unbatched,
-            generator=image_loader.generator,
-        )
+        self.complete = True
+        logger.info("%s; the following epochs train on them without running the backbone.", self.summary())
 
     def _stop(self, reason: str) -> None:
         logger.info("Feature store off: %s. Backbone features are recomputed in every epoch.", reason)
         self.clear()
 
     def clear(self) -> None:
-        """Drop the stored features and put the image loader back into the trainer."""
-        if self.serving and self._combined_loader is not None:
-            replace_training_loader(self._combined_loader, self._image_loader)
-        self.active = self.serving = False
-        self.features = self._filled = self._image_loader = self._combined_loader = None
+        """Drop the stored features."""
+        self.active = self.complete = False
+        self.features = self._filled = None
         self._index_of = {}
+        self._count = 0
 
     def summary(self) -> str:
         """One line for the log: images, size, dtype and device of the store."""

@@ -1,11 +1,14 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """A fit that learns nothing is reported: the training loss still at its no-separation floor, with what to change.
 
 When the discriminator cannot tell the noisy (anomalous) features from the normal ones, the truncated L1
-loss stays near ``th+ - th-`` (:meth:`~anomalib_simplenet.simplenet.loss.TruncatedL1Loss.cannot_separate`;
+loss stays near ``th+ - th-`` (:meth:`~.loss.TruncatedL1Loss.cannot_separate`;
 cross-entropy near 2 ln 2) and the model will find no defects. That happens when the noise is far below the
 spread of the features, e.g. the paper's absolute ``noise_std=0.015`` on a backbone whose features are large.
 :class:`LearningCheck` looks once per fit, after :data:`LEARNING_CHECK_STEPS` optimiser steps or at the end of
-a shorter fit. It is a Lightning callback, which :class:`~anomalib_simplenet.SimpleNet` returns from
+a shorter fit. It is a Lightning callback, which :class:`~.lightning_model.SimpleNet` returns from
 ``configure_callbacks``.
 """
 
@@ -26,8 +29,8 @@ class LearningCheck(Callback):
     """Warn once per fit when the training loss shows a discriminator that learns nothing.
 
     Example:
-        >>> from anomalib_simplenet import SimpleNetModel
-        >>> model = SimpleNetModel("resnet18", ("layer2",), pre_trained=False, discriminator_hidden=8, noise_scale="absolute")
+        >>> from anomalib.models import SimpleNet
+        >>> model = SimpleNet(backbone="resnet18", layers=("layer2",), pre_trained=False, noise_scale="absolute").model
         >>> check = LearningCheck()
         >>> check.after_epoch(model, loss=1.0, steps=10, epochs=1, last_epoch=False)  # too early to tell
         False

@@ -4,7 +4,7 @@ learn are in ``tests/integration/test_learning_check.py``)."""
 import pytest
 import torch
 
-from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.simplenet import SimpleNet
 from anomalib_simplenet.simplenet.components import AnomalousFeatureGenerator, FeatureAdaptor
 from anomalib_simplenet.simplenet.loss import TruncatedL1Loss
 
@@ -26,14 +26,17 @@ def test_absolute_noise_is_the_papers_sigma_whatever_the_features() -> None:
 
 def test_bad_noise_and_adaptor_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="noise_scale must be 'relative' or 'absolute'"):
-        AnomalousFeatureGenerator(0.3, noise_scale="percent")
+        AnomalousFeatureGenerator(noise_std=0.3, noise_scale="percent")
     with pytest.raises(ValueError, match="adaptor_init must be"):
-        FeatureAdaptor(8, init="orthogonal")
+        FeatureAdaptor(8, adaptor="linear", init="orthogonal")
 
 
 def test_xavier_adaptor_init_follows_the_authors_code() -> None:
     torch.manual_seed(0)
-    default, xavier = FeatureAdaptor(512).projection.weight, FeatureAdaptor(512, init="xavier_normal").projection.weight
+    default, xavier = (
+        FeatureAdaptor(512, adaptor="linear", init="default").projection.weight,
+        FeatureAdaptor(512, adaptor="linear", init="xavier_normal").projection.weight,
+    )
     assert xavier.std().item() == pytest.approx((2 / (512 + 512)) ** 0.5, rel=0.05)  # Xavier-normal's std
     assert default.std().item() == pytest.approx(1 / (3 * 512) ** 0.5, rel=0.05)  # PyTorch's kaiming-uniform(a=sqrt 5)
 
@@ -54,4 +57,4 @@ def test_default_noise_lets_the_discriminator_learn_on_backbones_of_different_fe
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
-    assert not TruncatedL1Loss().cannot_separate(sum(losses[-10:]) / 10)
+    assert not TruncatedL1Loss(normal_threshold=0.5, anomalous_threshold=-0.5).cannot_separate(sum(losses[-10:]) / 10)

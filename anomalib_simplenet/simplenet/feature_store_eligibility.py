@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """When the feature store may keep features: only where a training image's features are the same in every epoch.
 
 The frozen backbone gives the same features for the same input, so the store is exact when every training
@@ -12,8 +15,6 @@ from anomalib.data.transforms import ExportableCenterCrop
 from lightning.pytorch import Trainer
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 from torchvision.transforms import v2
-
-from ..lightning_compat import training_loader
 
 # Transforms whose output depends only on their input. Anything else in a training pipeline
 # (RandomCrop, ColorJitter, a user's own class or Lambda, ...) may be random, and then features must be recomputed.
@@ -35,6 +36,12 @@ DETERMINISTIC_TRANSFORMS = (
 def find_random_transforms(transforms: Iterable[object | None]) -> list[str]:
     """Names of the transforms, searched through ``Compose``, not known to be deterministic.
 
+    Args:
+        transforms (Iterable[object | None]): Transforms to search; ``None`` entries are skipped.
+
+    Returns:
+        list[str]: Class names of the transforms that may be random.
+
     Example:
         >>> from torchvision.transforms import v2
         >>> find_random_transforms([v2.Compose([v2.Resize(256), v2.RandomHorizontalFlip()]), None])
@@ -54,8 +61,16 @@ def find_random_transforms(transforms: Iterable[object | None]) -> list[str]:
 def reasons_to_extract_every_epoch(trainer: Trainer, model_transform: object | None, budget_mb: float | None) -> Iterator[str]:
     """Why features cannot be kept for this fit, first reason first (lazily: the checks build on each other).
 
-    ``model_transform`` is the model's pre-processing transform; the transform attached to the training dataset
-    (where anomalib's datamodules put ``train_augmentations``) is read from the trainer's dataloader.
+    The transform attached to the training dataset (where anomalib's datamodules put ``train_augmentations``) is read
+    from the trainer's dataloader.
+
+    Args:
+        trainer (Trainer): The trainer about to fit.
+        model_transform (object | None): The model's pre-processing transform.
+        budget_mb (float | None): The store's budget (``0``: turned off).
+
+    Yields:
+        str: Each reason, first reason first.
 
     Example:
         >>> from lightning.pytorch import Trainer
@@ -67,12 +82,11 @@ def reasons_to_extract_every_epoch(trainer: Trainer, model_transform: object | N
         yield "turned off (feature_store_mb=0)"
     if trainer.datamodule is None:
         yield "training dataloaders were passed without a datamodule, so the training data cannot be checked"
-    combined = training_loader(trainer)
-    if combined is None or len(combined.flattened) != 1:
+    loader = trainer.train_dataloader
+    if not isinstance(loader, DataLoader):
         yield "the trainer does not hold exactly one training dataloader"
-    loader = combined.flattened[0]
     dataset = getattr(loader, "dataset", None)
-    if not isinstance(loader, DataLoader) or "image_path" not in getattr(dataset, "samples", {}):
+    if "image_path" not in getattr(dataset, "samples", {}):
         yield "the training data is not an anomalib dataset with image paths"
     random_transforms = find_random_transforms([model_transform])
     random_augmentations = find_random_transforms([getattr(dataset, "augmentations", None)])

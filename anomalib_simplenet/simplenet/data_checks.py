@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Checks of the input that anomalib would otherwise take silently or report obscurely: each error names the file.
 
 * :func:`check_training_images` -- before a fit, every training image must be readable, and none may have
@@ -6,7 +9,7 @@
 * :func:`check_masks_match_images` -- a ground-truth mask of another size than its image would be stretched
   onto it by the resize, and the pixel metrics computed against a misplaced defect.
 * :func:`check_finite` -- images with NaN or Inf values give NaN scores; they are refused by name.
-* :func:`check_datamodule` -- what :meth:`SimpleNet.setup <anomalib_simplenet.SimpleNet.setup>` checks: the masks of
+* :func:`check_datamodule` -- what :meth:`SimpleNet.setup <.lightning_model.SimpleNet.setup>` checks: the masks of
   the validation and test data and, before a fit, a training set that is not empty and holds readable 8-bit images.
 * :func:`check_training_data` -- at the start of training: batches to train on, and a warning when anomalib's
   thresholds would be fitted on the test set.

@@ -1,3 +1,6 @@
+# Copyright (C) 2026 anomalib-simplenet contributors
+# SPDX-License-Identifier: Apache-2.0
+
 """Fitting the standardised image score: each location's statistics, from the final head's scores of the training images.
 
 ``image_score="standardised_max"`` (:mod:`.image_score`) measures each location's patch score against the
@@ -7,7 +10,7 @@ at the end of a fit: after the last epoch (before the checkpoint of that epoch i
 validation that runs during the fit, or, failing both, when training ends. The training images' features come
 from the feature store when it holds them all (no image is read); otherwise from one pass over the batches the
 trainer trains on. :class:`ImageScoreStatistics` is a Lightning callback, which
-:class:`~anomalib_simplenet.SimpleNet` returns from ``configure_callbacks``.
+:class:`~.lightning_model.SimpleNet` returns from ``configure_callbacks``.
 """
 
 import itertools
@@ -26,11 +29,10 @@ class ImageScoreStatistics(Callback):
     """Fit ``pl_module.model.image_score`` on the training images once the head has stopped changing.
 
     Args:
-        feature_store: The model's feature store, asked for the training images' features.
+        feature_store (FeatureStore): The model's feature store, asked for the training images' features.
 
     Example:
-        >>> from anomalib_simplenet.training.feature_store import FeatureStore
-        >>> statistics = ImageScoreStatistics(FeatureStore())
+        >>> statistics = ImageScoreStatistics(FeatureStore(budget_mb=None, dtype="auto"))
         >>> statistics.stale  # nothing trained yet: nothing to fit
         False
 
