@@ -111,28 +111,40 @@ def drop_derived_weights(checkpoint: dict[str, Any]) -> list[str]:
 
 
 def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_keys: Iterable[str]) -> list[str]:
-    """Remove the evaluator's entries of the checkpoint's state dict that this model has no metric for; return their keys.
+    """Remove the state of metrics the checkpoint's evaluator had and this model's has not; return the keys removed.
 
     A metric's state is not learned: it is recomputed at every test run, so only the metrics the model has now matter.
+    The evaluator is a module of the model and a Lightning callback, so its state is in the checkpoint twice: in the
+    model's ``state_dict`` (``evaluator.<key>``) and in the callbacks' states (``callbacks["Evaluator"][<key>]``), which
+    Lightning restores after the model's ``on_load_checkpoint``, from the same dictionary.
 
     Args:
         checkpoint (dict[str, Any]): The checkpoint being loaded.
         own_keys (Iterable[str]): The keys of the loading model's state dict.
 
     Returns:
-        list[str]: The removed keys.
+        list[str]: The removed keys, as the model's state dict names them.
 
     Example:
-        >>> checkpoint = {"state_dict": {"evaluator.test_metrics.4.fpr_limit": 0, "model.discriminator.w": 1}}
-        >>> drop_states_of_other_metrics(checkpoint, ["model.discriminator.w"]), list(checkpoint["state_dict"])
-        (['evaluator.test_metrics.4.fpr_limit'], ['model.discriminator.w'])
+        >>> checkpoint = {
+        ...     "state_dict": {"evaluator.test_metrics.4.fpr_limit": 0, "model.discriminator.w": 1},
+        ...     "callbacks": {"Evaluator": {"test_metrics.4.fpr_limit": 0}},
+        ... }
+        >>> drop_states_of_other_metrics(checkpoint, ["model.discriminator.w"])
+        ['evaluator.test_metrics.4.fpr_limit']
+        >>> list(checkpoint["state_dict"]), checkpoint["callbacks"]["Evaluator"]
+        (['model.discriminator.w'], {})
 
     """
-    state = checkpoint.get("state_dict", {})
     own = set(own_keys)
+    state = checkpoint.get("state_dict", {})
     other = [key for key in state if key.startswith("evaluator.") and key not in own]
     for key in other:
         del state[key]
+    evaluator_state = checkpoint.get("callbacks", {}).get("Evaluator", {})
+    for key in [key for key in evaluator_state if f"evaluator.{key}" not in own]:
+        del evaluator_state[key]
+        other += [f"evaluator.{key}"] if f"evaluator.{key}" not in other else []
     return other
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from anomalib.engine import Engine
+from PIL import Image
 
 from anomalib_simplenet.simplenet import SimpleNet
 
@@ -41,3 +43,19 @@ def test_a_default_simplenet_adopts_the_old_checkpoint(expected: dict[str, torch
     assert model.model.feature_extractor.backbone_name == "resnet18"
     assert model.model.discriminator.layers[0].out_features == 32
     assert_same_scores(model, expected)
+
+
+def test_a_default_simplenet_predicts_from_the_old_checkpoint_through_the_trainer(tmp_path: Path) -> None:
+    """``anomalib predict --model SimpleNet --ckpt_path``: the trainer restores the model and the callbacks' states from the
+    checkpoint, the evaluator's included (version 0.1's had PRO, today's default has not)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for number in range(2):
+        Image.new("RGB", (64, 64), color=(40 * number, 120, 200)).save(images / f"{number}.png")
+    model = SimpleNet(pre_trained=False)
+    engine = Engine(default_root_dir=tmp_path / "run", logger=False, enable_progress_bar=False, accelerator="cpu")
+    predictions = engine.predict(model, data_path=images, ckpt_path=CHECKPOINT)
+    assert model.model.feature_extractor.backbone_name == "resnet18"
+    scores = torch.cat([batch.pred_score for batch in predictions])
+    assert scores.shape == (2,)
+    assert bool(torch.isfinite(scores).all())
