@@ -110,7 +110,7 @@ def drop_derived_weights(checkpoint: dict[str, Any]) -> list[str]:
     return derived
 
 
-def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_keys: Iterable[str]) -> list[str]:
+def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_metric_keys: Iterable[str]) -> list[str]:
     """Remove the state of metrics the checkpoint's evaluator had and this model's has not; return the keys removed.
 
     A metric's state is not learned: it is recomputed at every test run, so only the metrics the model has now matter.
@@ -120,7 +120,7 @@ def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_keys: Iterable[
 
     Args:
         checkpoint (dict[str, Any]): The checkpoint being loaded.
-        own_keys (Iterable[str]): The keys of the loading model's state dict.
+        own_metric_keys (Iterable[str]): The keys of the loading model's evaluator state dict (none without evaluator).
 
     Returns:
         list[str]: The removed keys, as the model's state dict names them.
@@ -130,22 +130,20 @@ def drop_states_of_other_metrics(checkpoint: dict[str, Any], own_keys: Iterable[
         ...     "state_dict": {"evaluator.test_metrics.4.fpr_limit": 0, "model.discriminator.w": 1},
         ...     "callbacks": {"Evaluator": {"test_metrics.4.fpr_limit": 0}},
         ... }
-        >>> drop_states_of_other_metrics(checkpoint, ["model.discriminator.w"])
+        >>> drop_states_of_other_metrics(checkpoint, [])
         ['evaluator.test_metrics.4.fpr_limit']
         >>> list(checkpoint["state_dict"]), checkpoint["callbacks"]["Evaluator"]
         (['model.discriminator.w'], {})
 
     """
-    own = set(own_keys)
     state = checkpoint.get("state_dict", {})
-    other = [key for key in state if key.startswith("evaluator.") and key not in own]
+    callback_state = checkpoint.get("callbacks", {}).get("Evaluator", {})
+    saved = {key.removeprefix("evaluator.") for key in state if key.startswith("evaluator.")} | set(callback_state)
+    other = sorted(saved - set(own_metric_keys))
     for key in other:
-        del state[key]
-    evaluator_state = checkpoint.get("callbacks", {}).get("Evaluator", {})
-    for key in [key for key in evaluator_state if f"evaluator.{key}" not in own]:
-        del evaluator_state[key]
-        other += [f"evaluator.{key}"] if f"evaluator.{key}" not in other else []
-    return other
+        state.pop(f"evaluator.{key}", None)
+        callback_state.pop(key, None)
+    return [f"evaluator.{key}" for key in other]
 
 
 def architecture_to_adopt(current: Mapping[str, Any], saved: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any] | None:
@@ -267,7 +265,7 @@ class CheckpointHooks:
         """
         refuse_foreign_checkpoint(checkpoint)
         drop_derived_weights(checkpoint)
-        drop_states_of_other_metrics(checkpoint, self.state_dict().keys())
+        drop_states_of_other_metrics(checkpoint, self.evaluator.state_dict() if self.evaluator is not None else ())
         wanted = architecture_to_adopt(self.hparams, checkpoint.get("hyper_parameters", {}), self.architecture_arguments)
         if wanted is not None:
             self.rebuild_torch_model(wanted)
