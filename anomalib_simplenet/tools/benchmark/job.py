@@ -67,10 +67,15 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
         args["pre_trained"] = True
     model = model_class(**args)
     if weights is not None and model_class is not SimpleNet:
-        for extractor in model.model.modules():
-            if isinstance(extractor, TimmFeatureExtractor):
-                load_backbone_weights(extractor.feature_extractor, job.backbone, weights)
+        load_weights_into_extractors(model, job.backbone, weights)
     return model
+
+
+def load_weights_into_extractors(model: AnomalibModule, backbone: str, weights: str) -> None:
+    """Load a backbone weights file into every timm feature extractor of ``model`` (PaDiM's, PatchCore's, ...)."""
+    for extractor in model.model.modules():
+        if isinstance(extractor, TimmFeatureExtractor):
+            load_backbone_weights(extractor.feature_extractor, backbone, weights)
 
 
 def model_class_by_name(name: str) -> type[AnomalibModule]:
