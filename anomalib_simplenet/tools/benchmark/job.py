@@ -25,7 +25,7 @@ from lightning import seed_everything
 from torch import nn
 from torch.nn import functional as F  # noqa: N812
 
-from anomalib_simplenet.evaluation import evaluator_with_pro
+from anomalib_simplenet.evaluation import evaluation_with_pro
 from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools.datamodules import datamodule_for
@@ -45,7 +45,8 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
     """Build the anomalib model of ``job`` with the shared backbone, levels, input size and metrics.
 
     Every model gets the same pre-processor (resize to ``image_size``, ImageNet normalisation) and the
-    same evaluator (image AUROC/F1, pixel AUROC/F1, PRO), so their figures are comparable. Backbone
+    same post-processor and evaluator (image AUROC/F1, pixel AUROC/F1, PRO; AUROC and PRO on raw scores), so their
+    figures are comparable. Backbone
     weights come from ``weights`` when given (loaded into every timm extractor of the model), else
     from timm's download. With ``predictions_dir`` the test run writes its per-image table and heat maps there
     (:class:`~anomalib_simplenet.visualization.visualizer.ScoredImageVisualizer` without pictures).
@@ -54,7 +55,7 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
     size = (config.image_size, config.image_size)
     args: dict[str, Any] = {
         "pre_processor": SimpleNet.configure_pre_processor(image_size=size),
-        "evaluator": evaluator_with_pro(),
+        **evaluation_with_pro(),
         "visualizer": False if predictions_dir is None else ScoredImageVisualizer(output_dir=predictions_dir, pictures=False),
         **job.model.init_args,
     }

