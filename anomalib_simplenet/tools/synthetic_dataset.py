@@ -86,8 +86,5 @@ def make_synthetic_dataset(
         colour = rng.uniform(0, 1, size=3) if defect == "blob" else np.array([0.05, 0.05, 0.05])
         image[mask] = 0.3 * image[mask] + 0.7 * colour
         save_image(image, folder / "test" / defect / f"{i:03d}.png")
-        save_image(
-            mask[..., None].repeat(3, axis=-1).astype(np.float32),
-            folder / "ground_truth" / defect / f"{i:03d}_mask.png",
-        )
+        save_image(mask.astype(np.float32), folder / "ground_truth" / defect / f"{i:03d}_mask.png")  # one channel, as MVTec AD
     return folder

@@ -1,0 +1,48 @@
+"""benchmarks/authors_parity.py end to end on generated data: the authors' code and this project's, one row each."""
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+
+from conftest import REPO, run_command
+
+ANCHOR = REPO.parent / "shared" / "anchors" / "simplenet-authors"
+
+
+@pytest.mark.slow
+def test_the_parity_harness_runs_both_implementations_and_labels_the_test_selected_best(tmp_path: Path) -> None:
+    assert (ANCHOR / "run_lite0.sh").is_file(), f"the authors' code is expected in {ANCHOR} (../shared beside the clone)"
+    make_synthetic_dataset(tmp_path / "data", n_train=16, n_test_good=4, n_test_defective=4, image_size=96, seed=0)
+    config = yaml.safe_load((REPO / "configs/benchmark/side_by_side_lite0_cpu.yaml").read_text())
+    config["data"] = [
+        {"class_path": "MVTecAD", "init_args": {"root": str(tmp_path / "data"), "num_workers": 0}, "categories": ["synthetic"]}
+    ]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    output = tmp_path / "parity.csv"
+    command = [sys.executable, str(REPO / "benchmarks/authors_parity.py"), "--config", str(tmp_path / "config.yaml"),
+               "--output", str(output), "--categories", "synthetic", "--seeds", "0", "--meta-epochs", "1",
+               "--work-dir", str(tmp_path / "work")]  # fmt: skip
+    result = run_command(command)
+
+    rows = {row["implementation"]: row for row in csv.DictReader(output.open())}
+    assert set(rows) == {"authors", "this_project"}
+    authors, ours = rows["authors"], rows["this_project"]
+    assert len(authors["per_meta_epoch"].split()) == 1  # one meta-epoch, parsed from the authors' own printed line
+    assert authors["test_selected_best_meta_epoch"] == "0"
+    for row in (authors, ours):
+        assert 0.0 <= float(row["image_AUROC"]) <= 1.0
+        assert 0.0 <= float(row["pixel_AUROC"]) <= 1.0
+    assert float(authors["image_AUROC"]) <= float(authors["test_selected_best_image_AUROC"])
+    assert "authors synthetic seed 0" in result.stdout
+    assert not any(REPO.rglob("simplenet.py")), "the authors' code must run from the work folder, never the repository"
+
+    rerun = run_command(command)  # both rows there: nothing runs again
+    assert rerun.stdout.strip() == ""
+    report = run_command([sys.executable, str(REPO / "benchmarks/authors_parity.py"), "--output", str(output), "--report"])
+    assert "authors" in report.stdout
+    assert "this_project" in report.stdout
