@@ -1,0 +1,27 @@
+"""The README's side-by-side table: every figure is the committed run's ``summary.csv``, rounded as printed."""
+
+import math
+import re
+
+import pandas as pd
+from conftest import REPO
+
+SUMMARY = REPO / "benchmarks" / "results" / "2026-12-03-cpu-2core" / "side_by_side_lite0" / "summary.csv"
+CATEGORIES = {"MVTec AD bottle": "bottle", "VisA macaroni1": "macaroni1", "MVTec AD transistor": "transistor"}
+MODELS = {"SimpleNet": "SimpleNet", "PaDiM": "Padim", "PatchCore": "Patchcore"}
+ROW = re.compile(r"^\| (MVTec AD \w+|VisA \w+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+|-) \|$", re.MULTILINE)
+
+
+def test_the_readmes_side_by_side_table_is_the_committed_summary() -> None:
+    summary = pd.read_csv(SUMMARY).set_index(["model", "category"])
+    rows = ROW.findall((REPO / "README.md").read_text())
+    expected_rows = [key for key in summary.index if key[0] in MODELS.values() and key[1] in CATEGORIES.values()]
+    assert len(rows) == len(expected_rows), "one README row per model and real category of the run"
+    for category, model, image, pixel, pro, fit, openvino in rows:
+        run = summary.loc[(MODELS[model], CATEGORIES[category])]
+        assert run["seeds"] == 3, (model, category)
+        figures = [float(image), float(pixel), float(pro)]
+        assert figures == [round(run[f"{name}_mean"], 3) for name in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")]
+        assert int(fit) == round(run["fit_s_mean"]), (model, category)
+        speed = run["openvino_cpu_b1_img_s_mean"]
+        assert openvino == ("-" if math.isnan(speed) else str(round(speed))), (model, category)
