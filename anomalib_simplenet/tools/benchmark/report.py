@@ -1,6 +1,7 @@
 """Turn the rows of a benchmark run into a summary table, markdown, plots and the README's results block."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -324,7 +325,7 @@ def update_readme(readme: Path, results_dir: Path) -> None:
     if README_BEGIN not in text or README_END not in text:
         msg = f"{readme} has no '{README_BEGIN}' ... '{README_END}' block to fill."
         raise ValueError(msg)
-    relative = Path(results_dir).resolve().relative_to(readme.resolve().parent)
+    relative = Path(os.path.relpath(Path(results_dir).resolve(), readme.resolve().parent))  # may climb out: ../benchmarks/...
     body = re.sub(
         r"\]\(([^)/]+\.png)\)", lambda m: f"]({relative.as_posix()}/{m.group(1)})", (results_dir / "results.md").read_text()
     )
