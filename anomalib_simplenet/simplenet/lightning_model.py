@@ -196,6 +196,7 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
         self.feature_store = feature_store
         self.learning_check = LearningCheck()
         self.image_score_statistics = ImageScoreStatistics(feature_store)
+        self._extra_callbacks: list[Callback] | None = None
 
     def rebuild_torch_model(self, architecture: dict[str, Any]) -> None:
         """Replace the torch model by one of another architecture, to receive a checkpoint's weights.
@@ -254,12 +255,21 @@ class SimpleNet(CheckpointHooks, AnomalibModule):
     def configure_callbacks(self) -> list[Callback]:
         """Anomalib's callbacks, then SimpleNet's: image-score statistics (before the store frees), store, learning check.
 
+        SimpleNet's own callbacks that are already attached to the trainer (a test or predict after a fit with the same
+        trainer) are not returned again, so Lightning keeps them without announcing that they "override" themselves.
+
         Returns:
             list[Callback]: The callbacks of a fit.
 
         """
-        own = [self.image_score_statistics, self.feature_store, self.learning_check]
-        return [*super().configure_callbacks(), *own, *(make(self) for make in self.extra_fit_callbacks)]
+        if self._extra_callbacks is None:  # made once per model, so a later stage finds the same ones attached
+            self._extra_callbacks = [make(self) for make in self.extra_fit_callbacks]
+        own = [self.image_score_statistics, self.feature_store, self.learning_check, *self._extra_callbacks]
+        try:
+            attached = {id(callback) for callback in self.trainer.callbacks}
+        except RuntimeError:  # not attached to a trainer
+            attached = set()
+        return [*super().configure_callbacks(), *(callback for callback in own if id(callback) not in attached)]
 
     def setup(self, stage: str) -> None:
         """Check the data; before training, apply the default schedule and load the backbone's ImageNet weights.

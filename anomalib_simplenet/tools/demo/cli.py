@@ -7,12 +7,11 @@ Example:
 """
 
 import argparse
-import logging
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from anomalib_simplenet.tools.console import quiet_libraries
 from anomalib_simplenet.tools.demo_dataset import DEMO_CATEGORIES
 
 from .plan import DemoError, check_accelerator, plan_jobs
@@ -54,15 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_libraries() -> None:
-    """Keep the console to the demo's own lines and Lightning's progress bars."""
-    libraries = ("anomalib", "lightning", "lightning.pytorch", "lightning.fabric", "lightning_utilities", "timm", "nncf")
-    for name in (*libraries, "onnxscript", "torch.onnx"):  # the export narrates an opset fallback that does not matter
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger("anomalib_simplenet").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``simplenet-demo``; return the exit status (2 for an input mistake, printed as one line)."""
     args = build_parser().parse_args(argv)
@@ -71,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs = plan_jobs(args)
         from .run import run_demo  # noqa: PLC0415  (torch/anomalib only after the arguments are known to be sound)
 
-        _quiet_libraries()
+        quiet_libraries()
         run_demo(args, jobs)
     except DemoError as error:
         print(f"simplenet-demo: error: {error}", file=sys.stderr)

@@ -7,7 +7,7 @@ asks of Ray (``resources:``). Products are either ``categories:`` of the datamod
 arguments in ``data:`` (``normal_dir``, ``abnormal_dir``...) are then relative to each product's folder.
 
 Paths are resolved against the current folder when the config is read, so that Ray's workers (whose working
-folder is not the caller's) find them; on a cluster they must be paths every node sees (README, *Fleet*).
+folder is not the caller's) find them; on a cluster they must be paths every node sees (``docs/fleet.md``).
 
 Example:
     >>> config = FleetConfig.from_dict({

@@ -192,8 +192,8 @@ class ProductScorer:
     Keeps the ``cache_size`` most recently used products' models compiled, with ``threads`` OpenVINO threads at full
     precision (as ``tools/predict.py``). It runs the compiled model as anomalib's ``OpenVINOInferencer`` does (the same
     input, the same outputs) without importing anomalib, so an actor starts in a second; anomalib is imported only
-    to draw heat maps. Each image is run alone: on the 2-core CPU here a batch of 16 was 20 % slower per image than
-    one image at a time (``benchmarks/fleet_speed.py``, README *Fleet*).
+    to draw heat maps. Each image is run alone: on a small CPU, batches were slower per image than one image at a
+    time (``benchmarks/fleet_speed.py`` measures it; figures in ``docs/fleet.md``).
 
     Example:
         >>> scorer = ProductScorer({}, threads=1)
@@ -364,7 +364,7 @@ def score_fleet(
     """Score every image of ``source`` (folder or manifest) not already scored in ``output``; return a summary.
 
     ``cpus_per_actor`` defaults to all of this machine's CPUs: one actor with every core scored faster here than one
-    actor per core (README *Fleet*). On a cluster, give one actor per node and the node's cores.
+    actor per core (``docs/fleet.md``). On a cluster, give one actor per node and the node's cores.
 
     Raises:
         ScoreError: For an input mistake (see :func:`manifest_from`, :func:`trained_models`) or nonsense sizes.

@@ -70,8 +70,10 @@ def train_one(settings: dict[str, Any], output: str, key: str, num_cpus: float) 
 
     from anomalib_simplenet.simplenet.lightning_model import SimpleNet  # noqa: PLC0415
     from anomalib_simplenet.tools.benchmark.config import resolve_backbone_weights  # noqa: PLC0415
+    from anomalib_simplenet.tools.console import quiet_libraries  # noqa: PLC0415
     from anomalib_simplenet.tools.datamodules import datamodule_for  # noqa: PLC0415
 
+    quiet_libraries()  # the worker's log holds the product's own lines, not Lightning's banners
     torch.set_num_threads(max(1, int(num_cpus)))
     category, size = settings["category"], settings["image_size"]
     clear_staging(output, category)  # what an interrupted earlier try of this product left
