@@ -3,7 +3,7 @@
 ``LITE0_CPU``: EfficientNet-Lite0 levels ``blocks.2`` + ``blocks.4`` (strides 8 and 16, 40 + 112 channels), the
 unfolded embedding at length 384 and 256 discriminator units, for a small CPU. Both sit where the held-out accuracy
 of the training-data study (three categories, large and small synthetic defects) stops paying for the time they cost:
-README, *Defaults*; ``benchmarks/results/2026-12-03-cpu-2core/study_*.csv``. Everything else is SimpleNet's default.
+``docs/defaults.md``, from the study's CSVs under ``benchmarks/results/``. Everything else is SimpleNet's default.
 
 Example:
     >>> from anomalib_simplenet import SimpleNet

@@ -19,7 +19,7 @@ class AnomalyMapGenerator(nn.Module):
 
     It is computed differently, though: a Gaussian blur with reflect borders is a linear map along
     each axis, so the whole blur is ``B_H^T @ map @ B_W`` with two small ``(n, n)`` matrices, much less work
-    on a CPU than the 33x33 convolution of ``GaussianBlur2d`` (measured in the README, *How this differs*).
+    on a CPU than the 33x33 convolution of ``GaussianBlur2d``.
     Both are plain torch, so the generator exports to ONNX/OpenVINO.
 
     Args:

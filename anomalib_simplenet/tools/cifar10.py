@@ -4,11 +4,12 @@ The protocol (Liu et al., CVPR 2023, Sec. 4.1; also Reverse Distillation's): for
 that class's training images only; test on test images of all ten classes, that class as normal and the other nine
 as anomalous; report image AUROC per class and the mean.
 
-:func:`one_class_subset` writes, once, a fixed random subset of the JPEG archive in ``../shared/data/cifar10``
-(``train/<class>/*.jpg``, ``test/<class>/*.jpg``): ``train_per_class`` training and ``test_per_class`` test images
-of each class, chosen by ``seed`` from the sorted file names, so every model of a run (and every rerun) sees the
-same images. :func:`folder_arguments` gives anomalib's ``Folder`` the directories of one class's task. A benchmark
-config's data entry with ``generate: cifar10`` does both (:mod:`anomalib_simplenet.tools.datamodules`).
+:func:`one_class_subset` writes, once, a fixed random subset of a JPEG archive of CIFAR-10 (``train/<class>/*.jpg``,
+``test/<class>/*.jpg``; the data entry's ``archive:``, e.g. ``../shared/data/cifar10/cifar10-jpeg.tar.gz``):
+``train_per_class`` training and ``test_per_class`` test images of each class, chosen by ``seed`` from the sorted file
+names, so every model of a run (and every rerun) sees the same images. :func:`folder_arguments` gives anomalib's
+``Folder`` the directories of one class's task. A benchmark config's data entry with ``generate: cifar10`` does both
+(:mod:`anomalib_simplenet.tools.datamodules`).
 
 Example:
     >>> folder_arguments("cat")["normal_dir"], len(folder_arguments("cat")["abnormal_dir"])
@@ -21,9 +22,8 @@ import tarfile
 from pathlib import Path
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-ARCHIVE = Path("../shared/data/cifar10/cifar10-jpeg.tar.gz")  # relative to the working folder, as configs' paths are
-# What a 2-core CPU affords for 10 classes x 3 models (README "The paper's tables"): 500 of the 5,000 training
-# images of a class, and 200 of the 1,000 test images of each class (2,000 test images per task: 200 normal, 1,800 novel).
+# What a small CPU affords for 10 classes x 3 models (docs/paper-tables.md): 500 of the 5,000 training images of a
+# class, and 200 of the 1,000 test images of each class (2,000 test images per task: 200 normal, 1,800 novel).
 TRAIN_PER_CLASS, TEST_PER_CLASS, SUBSET_SEED = 500, 200, 0
 MARKER = "_SUBSET.txt"
 
@@ -47,7 +47,7 @@ def folder_arguments(normal_class: str) -> dict[str, object]:
 
 def one_class_subset(
     root: str | Path,
-    archive: str | Path = ARCHIVE,
+    archive: str | Path,
     train_per_class: int = TRAIN_PER_CLASS,
     test_per_class: int = TEST_PER_CLASS,
     seed: int = SUBSET_SEED,
@@ -70,7 +70,7 @@ def one_class_subset(
         msg = f"'{root}' holds a CIFAR-10 subset made with other settings ({made}): use another root."
         raise ValueError(msg)
     if not archive.is_file():
-        msg = f"CIFAR-10 archive not found at '{archive}' (from {Path.cwd()}): see ../shared/data/cifar10/README.md."
+        msg = f"CIFAR-10 archive not found at '{archive}' (from {Path.cwd()}): give the data entry's archive: its path."
         raise FileNotFoundError(msg)
     with tarfile.open(archive) as tar:  # a .tar.gz is read front to back: choose first, then extract in one pass
         names = sorted(member.name for member in tar.getmembers() if member.isfile() and member.name.endswith(".jpg"))

@@ -6,7 +6,7 @@ The category goes to the datamodule's ``category`` argument, or to its ``name`` 
 (``Folder``: one category per entry, whose ``root`` is that category's folder). An entry with ``generate: demo``
 is an MVTec-layout folder that ``simplenet-demo``'s generator fills when the category is missing; one with
 ``generate: cifar10`` is a ``Folder`` over the one-class CIFAR-10 subset (:mod:`anomalib_simplenet.tools.cifar10`),
-written under its ``root`` when missing, the category being the normal class.
+written under its ``root`` from the entry's ``archive`` when missing, the category being the normal class.
 
 Example:
     >>> datamodule = datamodule_for({"class_path": "MVTecAD", "init_args": {"root": "/data/mvtec"}}, "bottle", seed=3)
@@ -37,7 +37,7 @@ def datamodule_for(entry: dict[str, Any], category: str, seed: int) -> AnomalibD
         from anomalib_simplenet.tools.cifar10 import MARKER, folder_arguments, one_class_subset  # noqa: PLC0415
 
         if not (Path(data["init_args"]["root"]) / MARKER).is_file():  # a subset already there is used as it is
-            one_class_subset(data["init_args"]["root"])
+            one_class_subset(data["init_args"]["root"], entry["archive"])
         data["init_args"].update(folder_arguments(category))
     datamodule_class = getattr(anomalib.data, entry["class_path"].rsplit(".", 1)[-1], None)
     accepted = inspect.signature(datamodule_class).parameters if datamodule_class is not None else {}

@@ -31,7 +31,7 @@ def test_the_subset_has_the_asked_images_of_every_class_and_is_the_same_each_tim
 
 
 def test_a_task_trains_on_its_class_and_tests_it_against_the_nine_others(subset: Path) -> None:
-    entry = {"class_path": "Folder", "generate": "cifar10",
+    entry = {"class_path": "Folder", "generate": "cifar10", "archive": str(ARCHIVE),
              "init_args": {"root": str(subset), "num_workers": 0, "val_split_mode": "none"}}  # fmt: skip
     datamodule = datamodule_for(entry, "cat", seed=0)
     datamodule.setup()
@@ -50,3 +50,11 @@ def test_a_missing_archive_or_class_is_named(tmp_path: Path) -> None:
         one_class_subset(tmp_path, tmp_path / "nothing.tar.gz")
     with pytest.raises(ValueError, match="'kitten' is not a CIFAR-10 class"):
         folder_arguments("kitten")
+
+
+def test_a_cifar10_entry_without_its_archive_is_refused_with_what_to_write() -> None:
+    from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError
+
+    entry = {"class_path": "Folder", "generate": "cifar10", "init_args": {"root": "runs/c10"}, "categories": ["cat"]}
+    with pytest.raises(BenchmarkConfigError, match="generate: cifar10 needs archive:"):
+        BenchmarkConfig.from_dict({"models": ["Padim"], "data": [entry]})

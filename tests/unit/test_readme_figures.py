@@ -4,12 +4,15 @@ import math
 import re
 
 import pandas as pd
+
 from conftest import REPO
 
 SUMMARY = REPO / "benchmarks" / "results" / "2026-12-03-cpu-2core" / "side_by_side_lite0" / "summary.csv"
 CATEGORIES = {"MVTec AD bottle": "bottle", "VisA macaroni1": "macaroni1", "MVTec AD transistor": "transistor"}
 MODELS = {"SimpleNet": "SimpleNet", "PaDiM": "Padim", "PatchCore": "Patchcore"}
-ROW = re.compile(r"^\| (MVTec AD \w+|VisA \w+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+|-) \|$", re.MULTILINE)
+ROW = re.compile(
+    r"^\| (MVTec AD \w+|VisA \w+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+|-) \|$", re.MULTILINE
+)
 
 
 def test_the_readmes_side_by_side_table_is_the_committed_summary() -> None:

@@ -4,9 +4,10 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import REPO
 
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
+
+from conftest import REPO
 
 FOLDERS = sorted(path.parent for path in (REPO / "benchmarks" / "results").glob("*/*/config.json"))
 
