@@ -3,7 +3,7 @@
 (a) score: the same ``--images`` generated images (half good, half defective, spread over two products) scored by
 
     * the plain loop: one process, anomalib's ``OpenVINOInferencer`` per product with all ``--cpus`` threads,
-      ``predict(path)`` per image (what ``tools/predict.py`` does, without its pictures), models compiled first;
+      ``predict(path)`` per image (what ``tools/predict/`` does, without its pictures), models compiled first;
     * ``score_fleet``: Ray Data reading the files, ``--cpus`` actors of one CPU each, batches of 16.
 
     Timed from the start of each to its last score, models loaded included. The fleet is timed twice: with
@@ -40,9 +40,9 @@ from anomalib_simplenet.presets import LITE0_CPU
 from anomalib_simplenet.tools.fleet.config import FleetConfig
 from anomalib_simplenet.tools.fleet.score import score_fleet, trained_models
 from anomalib_simplenet.tools.fleet.train import train_fleet, train_one
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from anomalib_simplenet.tools.jobs.store import job_key
-from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.openvino_model import OPENVINO_F32
 
 LITE0_PRESET = {
     "backbone": "efficientnet_lite0",
@@ -70,7 +70,7 @@ def fleet_config(root: Path, categories: list[str], epochs: int, num_cpus: float
 
 
 def plain_loop(models: dict[str, str], manifest: pd.DataFrame, threads: int) -> tuple[float, np.ndarray]:
-    """Score the manifest in this process, batch 1, as tools/predict.py does; return seconds and scores."""
+    """Score the manifest in this process, batch 1, as tools/predict/ does; return seconds and scores."""
     from anomalib.deploy import OpenVINOInferencer  # noqa: PLC0415
 
     start = time.perf_counter()

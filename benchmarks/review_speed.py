@@ -1,7 +1,7 @@
 r"""How fast the review page is in a real browser: opening a run of ``--images`` images, and scoring an upload.
 
 Makes the run the way a user would: ``--images`` generated 256 px images (the demo's ``fabric``, half good, half
-defective, a seed of its own) scored by ``tools/predict.py`` with the exported model ``--model`` (pictures, heat maps
+defective, a seed of its own) scored by ``tools/predict/`` with the exported model ``--model`` (pictures, heat maps
 and ``predictions.csv``). Then serves it with ``simplenet-review``'s server (in this process, 127.0.0.1) and drives
 Debian's Chromium with Playwright:
 
@@ -31,20 +31,20 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
-from anomalib_simplenet.tools.predict import predict_openvino
+from anomalib_simplenet.tools.generated_data import make_demo_dataset
+from anomalib_simplenet.tools.predict.run import predict_openvino
 from anomalib_simplenet.tools.review.runs import find_runs
 from anomalib_simplenet.tools.review.server import Review, make_server
 
 
 def make_run(model: Path, images: int, work: Path) -> Path:
-    """Score ``images`` generated images with ``model`` through tools/predict.py; return the folder of its table."""
+    """Score ``images`` generated images with ``model`` through tools/predict/; return the folder of its table."""
     quarter = images // 4
     root = make_demo_dataset(work / "data", ("fabric",), n_train=1, n_test_good=2 * quarter, n_test_defective=2 * quarter, seed=7)
     files = sorted((root / "fabric" / "test").rglob("*.png"))
     start = time.perf_counter()
     predict_openvino(model, files, work / "run")
-    print(f"scored {len(files)} images with tools/predict.py in {time.perf_counter() - start:.0f} s")
+    print(f"scored {len(files)} images with tools/predict/ in {time.perf_counter() - start:.0f} s")
     return work / "run"
 
 

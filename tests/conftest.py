@@ -21,7 +21,7 @@ from anomalib.models.components import AnomalibModule
 from lightning.pytorch import Callback
 
 from anomalib_simplenet import SimpleNet
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -82,14 +82,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]
     """`simplenet-demo --category fabric --train-images 24 --epochs 10`, run in an empty working folder as a newcomer would.
 
     Returns the output folder (``<workdir>/results/demo``, the demo's default, so ``simplenet-review`` without an
-    argument finds it from ``<workdir>``), the category's summary row and what the demo printed.
+    argument finds it from ``<workdir>``), the category's summary row and what the demo printed (stdout, then stderr).
     """
     workdir = tmp_path_factory.mktemp("demo")
     command = [console_command("simplenet-demo"), "--category", "fabric", "--train-images", "24", "--epochs", "10", "--seed", "0"]
     result = run_command(command, cwd=workdir)
     output = workdir / "results" / "demo"
     summary = json.loads((output / "summary.json").read_text())
-    return output, summary["categories"][0], result.stdout
+    return output, summary["categories"][0], result.stdout + result.stderr  # all it printed, both streams
 
 
 @pytest.fixture(scope="session")

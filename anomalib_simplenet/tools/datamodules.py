@@ -30,7 +30,7 @@ def datamodule_for(entry: dict[str, Any], category: str, seed: int) -> AnomalibD
     """Build anomalib's datamodule of ``entry`` for ``category`` and ``seed`` (generating demo data if asked)."""
     data = {"class_path": entry["class_path"], "init_args": dict(entry.get("init_args", {}))}
     if entry.get("generate") == "demo" and not (Path(data["init_args"]["root"]) / category).is_dir():
-        from anomalib_simplenet.tools.demo_dataset import make_demo_dataset  # noqa: PLC0415
+        from anomalib_simplenet.tools.generated_data import make_demo_dataset  # noqa: PLC0415
 
         make_demo_dataset(data["init_args"]["root"], categories=(category,), seed=DEMO_DATA_SEED)
     if entry.get("generate") == "cifar10":

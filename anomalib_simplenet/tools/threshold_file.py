@@ -3,7 +3,7 @@
 The file is ``review_threshold.json`` in the folder of ``model.xml``; the model files are never touched. The
 threshold is on the scale of the scores every tool here shows, anomalib's normalised image score, where the
 model's own threshold (fitted on validation data) is 0.5; an image is anomalous when its score is above the
-threshold, as anomalib labels. ``tools/predict.py`` and ``simplenet-fleet score`` label with it when the file is
+threshold, as anomalib labels. ``tools/predict/`` and ``simplenet-fleet score`` label with it when the file is
 there. Standard library only (fsspec for object-store models, imported when such a path is given).
 
 Example:

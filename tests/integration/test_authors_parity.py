@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 
 from conftest import REPO, run_command
 

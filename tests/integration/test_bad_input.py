@@ -22,8 +22,8 @@ from PIL import Image
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.benchmark import job as benchmark_job
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from anomalib_simplenet.tools.jobs.store import job_key
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 from conftest import ANOMALIB, EpochLosses, fit, synthetic_datamodule
 

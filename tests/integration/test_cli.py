@@ -12,8 +12,8 @@ import yaml
 from anomalib.cli import AnomalibCLI
 
 from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from anomalib_simplenet.tools.review.runs import find_runs
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 
 from conftest import ANOMALIB, REPO, run_command
 

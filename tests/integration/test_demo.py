@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_demo_dataset, make_synthetic_dataset
 
 from conftest import ANOMALIB, console_command, run_command
 
@@ -43,6 +42,19 @@ def test_demo_prints_progress_metrics_and_where_everything_is(demo: tuple[Path, 
     assert f"Everything is in {output}" in stdout
     assert "anomalib predict --model SimpleNet --ckpt_path" in stdout
     assert (output / "summary.md").read_text().count("| fabric |") == 1
+
+
+LIGHTNING_CHATTER = ("GPU available", "TPU available", "Tip: For seamless cloud logging", "will override existing callbacks",
+                     "Restoring states from the checkpoint", "Loaded model weights", "`Trainer.fit` stopped",
+                     "`max_epochs` was not set", "module(s) in eval mode")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_demo_prints_its_own_lines_once_and_no_lightning_chatter(demo: tuple[Path, dict, str]) -> None:
+    printed = demo[2]
+    assert [chatter for chatter in LIGHTNING_CHATTER if chatter in printed] == []
+    own = [line for line in printed.splitlines() if line.strip() and "━" not in line]  # progress bars redraw
+    assert sorted({line for line in own if own.count(line) > 1}) == []
 
 
 @pytest.mark.slow
@@ -137,7 +149,7 @@ def test_demo_on_your_own_folder(tmp_path: Path) -> None:
     assert "openvino_model" not in row
 
 
-def test_demo_dataset_is_deterministic_and_masks_mark_changed_pixels(tmp_path: Path) -> None:
+def test_generated_demo_data_is_deterministic_and_masks_mark_changed_pixels(tmp_path: Path) -> None:
     first = make_demo_dataset(tmp_path / "a", n_train=1, n_test_good=1, n_test_defective=4, image_size=96, seed=3)
     second = make_demo_dataset(tmp_path / "b", n_train=1, n_test_good=1, n_test_defective=4, image_size=96, seed=3)
     files = sorted(path.relative_to(first) for path in first.rglob("*.png"))

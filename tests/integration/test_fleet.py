@@ -1,5 +1,5 @@
 """`simplenet-fleet` on a local Ray with 2 CPUs and 2 logical GPUs: the runner's scheduling, retries and failures, a
-real fleet trained on two generated products (rerun and crash recovery), and scoring that matches tools/predict.py."""
+real fleet trained on two generated products (rerun and crash recovery), and scoring that matches tools/predict/."""
 
 import os
 import re
@@ -17,12 +17,12 @@ from ray import cloudpickle
 from anomalib_simplenet.tools.fleet.config import FleetConfig, FleetConfigError
 from anomalib_simplenet.tools.fleet.score import ScoreError, manifest_from, score_fleet
 from anomalib_simplenet.tools.fleet.train import train_fleet
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from anomalib_simplenet.tools.jobs.ray_runner import RayJob, Resources, run_jobs
 from anomalib_simplenet.tools.jobs.store import MARKER_NAME, read_marker
-from anomalib_simplenet.tools.predict import predict_openvino
+from anomalib_simplenet.tools.predict.run import predict_openvino
 from anomalib_simplenet.tools.review.runs import find_runs
 from anomalib_simplenet.tools.review.server import Review
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
 from anomalib_simplenet.tools.threshold_file import write_threshold
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers run this module's job functions

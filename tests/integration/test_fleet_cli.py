@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 
 from conftest import console_command, run_command
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from anomalib_simplenet.tools.demo.cli import main as demo_main
-from anomalib_simplenet.tools.predict import main as predict_main
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
+from anomalib_simplenet.tools.predict.cli import main as predict_main
 
 
 def _one_line_error(capsys: pytest.CaptureFixture, status: int, prefix: str) -> str:

@@ -197,7 +197,7 @@ def test_the_exported_model_command_imports_no_lightning() -> None:
     """The OpenVINO predict command's own code needs torch, not Lightning (anomalib.deploy brings that in to score)."""
     code = (
         "import sys\n"
-        "from anomalib_simplenet.tools.predict import main\n"
+        "from anomalib_simplenet.tools.predict.cli import main\n"
         "status = main(['--model', 'missing.xml', '--data', '.'])\n"
         "print(status, sorted(m for m in ('lightning', 'anomalib') if m in sys.modules))\n"
     )

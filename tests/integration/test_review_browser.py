@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from anomalib_simplenet.tools.predict import predict_openvino
+from anomalib_simplenet.tools.predict.run import predict_openvino
 from anomalib_simplenet.tools.review.runs import confusion, find_runs
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image
 
-from anomalib_simplenet.tools.predict import predict_openvino
+from anomalib_simplenet.tools.predict.run import predict_openvino
 from anomalib_simplenet.tools.review.runs import Row, Run
 from anomalib_simplenet.tools.review.server import MAX_UPLOAD_BYTES, RefusedError, Review
 

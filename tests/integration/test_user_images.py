@@ -13,7 +13,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.presets import LITE0_CPU
-from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 
 WIDTH, HEIGHT = 200, 64  # a wide strip, as a line camera or a cropped part would give
 

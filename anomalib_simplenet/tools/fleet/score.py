@@ -4,7 +4,7 @@ Ray Data reads the files (a stage of small tasks, so reading overlaps scoring) a
 OpenVINO models that ``simplenet-fleet train`` exported: each actor keeps the models of the last few products it
 used, compiled once, with as many OpenVINO threads as CPUs it asked for. Each image is decoded as anomalib's
 ``read_image`` does and run as anomalib's ``OpenVINOInferencer`` runs it, so a score is the score
-``tools/predict.py`` gives the same file.
+``tools/predict/`` gives the same file.
 
 Output, under ``--output``::
 
@@ -190,7 +190,7 @@ class ProductScorer:
     """Ray Data actor: scores batches of (path, product, data) with each product's exported OpenVINO model.
 
     Keeps the ``cache_size`` most recently used products' models compiled, with ``threads`` OpenVINO threads at full
-    precision (as ``tools/predict.py``). It runs the compiled model as anomalib's ``OpenVINOInferencer`` does (the same
+    precision (as ``tools/predict/``). It runs the compiled model as anomalib's ``OpenVINOInferencer`` does (the same
     input, the same outputs) without importing anomalib, so an actor starts in a second; anomalib is imported only
     to draw heat maps. Each image is run alone: on a small CPU, batches were slower per image than one image at a
     time (``benchmarks/fleet_speed.py`` measures it; figures in ``docs/fleet.md``).

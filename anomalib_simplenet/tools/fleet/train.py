@@ -6,7 +6,7 @@ versioned result folders collide when fits share a root), tests it when the prod
 and defective images, exports it to OpenVINO, and publishes ``<output>/<product>/``::
 
     model.ckpt              the Lightning checkpoint (``anomalib predict --ckpt_path``)
-    openvino/model.xml|bin  the exported model (``simplenet-fleet score``, ``tools/predict.py``)
+    openvino/model.xml|bin  the exported model (``simplenet-fleet score``, ``tools/predict/``)
     _COMPLETE.json          written last: the key, settings, package versions, fit time and test metrics
 
 through :mod:`anomalib_simplenet.tools.jobs.store` (staged, moved into place, marker last), so an interrupted
@@ -16,7 +16,7 @@ with other settings. The fit's output goes to ``<output>/logs/<product>.log``.
 Example (one fit on a generated category; a minute on 2 CPU cores)::
 
     >>> import tempfile, ray
-    >>> from anomalib_simplenet.tools.synthetic_dataset import make_synthetic_dataset
+    >>> from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
     >>> root = tempfile.mkdtemp()
     >>> _ = make_synthetic_dataset(root, "tiles", n_train=8, n_test_good=4, n_test_defective=4, image_size=64)
     >>> config = FleetConfig.from_dict({

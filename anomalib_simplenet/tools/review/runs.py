@@ -4,7 +4,7 @@ A run is read from one of four places, all of which hold anomalib's normalised i
 threshold, fitted on validation data):
 
 * a ``predictions.csv`` (``simplenet-demo``'s ``<category>/heatmaps/``, ``anomalib test``/``predict`` with SimpleNet's
-  visualizer, ``tools/predict.py``, a ``simplenet-benchmark`` run with ``save_predictions: true``), anywhere below
+  visualizer, ``tools/predict/``, a ``simplenet-benchmark`` run with ``save_predictions: true``), anywhere below
   the folder given; its heat maps are the ``anomaly_map`` column's PNGs when there is one;
 * a ``simplenet-fleet score`` output (``scores.parquet``): one run per product, its model found by ``score_run.json``.
 
@@ -179,7 +179,7 @@ def find_runs(results: Path) -> list[Run]:
     tables = sorted({path.resolve() for path in _tables(root)}, key=lambda path: (_rank(path), str(path)))
     if not tables:
         msg = (
-            f"no runs in '{results}': found no {TABLE} (simplenet-demo, anomalib test/predict with SimpleNet, tools/predict.py, "
+            f"no runs in '{results}': found no {TABLE} (simplenet-demo, anomalib test/predict with SimpleNet, tools/predict/, "
             f"simplenet-benchmark with save_predictions: true) and no {FLEET_SCORES} (simplenet-fleet score)."
         )
         raise ReviewError(msg)

@@ -1,39 +1,21 @@
-"""Score new images with an exported model: per-image score, label and heat-map picture, plus a CSV table.
+"""The work of ``python -m anomalib_simplenet.tools.predict``: check the model and the images, then score them.
 
-``anomalib export --export_type openvino`` (or ``simplenet-demo``) writes ``model.xml``; this runs it
-with anomalib's :class:`~anomalib.deploy.OpenVINOInferencer`, no torch model or checkpoint needed::
-
-    python -m anomalib_simplenet.tools.predict --model results/demo/washer/openvino/model.xml --data path/to/images
-    python -m anomalib_simplenet.tools.predict --model model.xml --data one_image.png --output my_predictions
-
-It prints one line per image (score, label, path) and writes ``<output>/predictions.csv`` (image_path,
-pred_score, pred_label, label, gt_label, visualization, anomaly_map, gt_mask), one picture per image (image,
-heat map, predicted defect outline, captioned with the score) and each heat map in ``anomaly_maps/``.
-Scores are anomalib's normalised scores: above 0.5 is anomalous, unless a threshold chosen in
-``simplenet-review`` is saved beside the model (``review_threshold.json``): then above that one.
-The heat map covers the whole picture when the model resized without a centre crop (as the demo's models
-do); a model trained with a crop maps only the central crop.
-
-What it imports: the checks of the options need only the standard library; the table and captions
-(:mod:`anomalib_simplenet.visualization.predictions`) torch, torchvision and PIL, not Lightning. anomalib's
-``anomalib.deploy``, imported only to score, imports torch and Lightning itself (anomalib 2.7).
+:func:`predict_openvino` is also what ``simplenet-demo`` and the quick-start notebook call to score with the export.
 
 Example:
-    >>> from anomalib_simplenet.tools.predict import build_parser
-    >>> build_parser().parse_args(["--model", "model.xml", "--data", "images"]).output
-    PosixPath('predictions')
+    >>> check_model(Path("/no/such/model.xml"))
+    Traceback (most recent call last):
+    ...
+    anomalib_simplenet.tools.predict.run.PredictError: exported model not found: '/no/such/model.xml'. ...
 
 """
 
-import argparse
-import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from anomalib_simplenet.tools.image_files import IMAGE_SUFFIXES, images_under, is_image
-from anomalib_simplenet.tools.openvino_settings import OPENVINO_F32
-from anomalib_simplenet.tools.threshold_file import THRESHOLD_FILE, ThresholdFileError, read_threshold
+from anomalib_simplenet.tools.openvino_model import OPENVINO_F32
+from anomalib_simplenet.tools.threshold_file import ThresholdFileError, read_threshold
 from anomalib_simplenet.visualization.predictions import (
     ANOMALY_MAPS,
     CSV_NAME,
@@ -44,8 +26,6 @@ from anomalib_simplenet.visualization.predictions import (
     write_predictions_csv,
 )
 
-logger = logging.getLogger(__name__)
-
 
 class PredictError(Exception):
     """A mistake in the input, reported as one line that says what to do.
@@ -54,22 +34,9 @@ class PredictError(Exception):
         >>> find_images(Path("/no/such/images"))
         Traceback (most recent call last):
         ...
-        anomalib_simplenet.tools.predict.PredictError: --data '/no/such/images' not found: pass an image or a folder of images.
+        anomalib_simplenet.tools.predict.run.PredictError: --data '/no/such/images' not found: pass an image or a folder ...
 
     """
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(
-        prog="python -m anomalib_simplenet.tools.predict",
-        description="Score images with an exported (OpenVINO) SimpleNet model; write predictions.csv and heat-map pictures.",
-    )
-    parser.add_argument("--model", type=Path, required=True, help="exported model: .../weights/openvino/model.xml (or .onnx)")
-    parser.add_argument("--data", type=Path, required=True, help="an image, or a folder searched recursively for images")
-    parser.add_argument("--output", type=Path, default=Path("predictions"), help="output folder (default: ./predictions)")
-    parser.add_argument("--device", default="CPU", help="OpenVINO device (default: CPU)")
-    return parser
 
 
 def find_images(data: Path) -> list[Path]:
@@ -173,27 +140,3 @@ def _common_parts(folders: Sequence[Path]) -> tuple[str, ...]:
             common += 1
         parts = parts[:common]
     return parts
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; return the exit status (2 for an input mistake, printed as one line)."""
-    args = build_parser().parse_args(argv)
-    try:
-        model = check_model(args.model)
-        images = find_images(args.data)
-        threshold = read_threshold(model)
-        if threshold is not None:
-            print(f"Labels at the threshold {threshold:g} saved in {model.parent / THRESHOLD_FILE} (the model's own: 0.5).")
-        predictions = predict_openvino(model, images, args.output, args.device)
-    except (PredictError, ThresholdFileError) as error:
-        print(f"predict: error: {error}", file=sys.stderr)
-        return 2
-    for prediction in predictions:
-        print(f"{prediction.pred_score:.4f}  {'ANOMALOUS' if prediction.pred_label else 'normal   '}  {prediction.image_path}")
-    anomalous = sum(prediction.pred_label for prediction in predictions)
-    print(f"{len(predictions)} images, {anomalous} anomalous. Table: {Path(args.output) / CSV_NAME}; pictures beside it.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
