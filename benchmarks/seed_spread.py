@@ -21,6 +21,7 @@ stopped. ``--report`` prints the spread per model, category and setting from the
     python benchmarks/seed_spread.py --output benchmarks/results/<folder>/seed_spread.csv \\
         --categories bottle transistor macaroni1 --seeds 0 1 2 3 4 --models SimpleNet Padim
     python benchmarks/seed_spread.py --output benchmarks/results/<folder>/seed_spread.csv --report
+    python benchmarks/seed_spread.py --output benchmarks/results/<folder>/seed_spread.csv --report --docs docs/benchmark.md
 """
 
 import argparse
@@ -115,7 +116,7 @@ def report(output: Path) -> pd.DataFrame:
 
 
 def markdown(output: Path) -> str:
-    """The spread as the documentation shows it: per category, model and setting, mean and min-max over the seeds.
+    """Return the spread as the documentation shows it: per category, model and setting, mean and range over seeds.
 
     Also the largest difference, over all runs, between each metric on raw and on clamped values.
     """
@@ -132,6 +133,17 @@ def markdown(output: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN, END = "<!-- seed-spread:begin -->", "<!-- seed-spread:end -->"
+
+
+def fill_page(page: Path, output: Path) -> None:
+    """Write :func:`markdown` of ``output`` between the page's seed-spread markers."""
+    text = page.read_text()
+    before, rest = text.split(BEGIN, 1)
+    after = rest.split(END, 1)[1]
+    page.write_text(f"{before}{BEGIN}\n{markdown(output)}{END}{after}")
+
+
 def main() -> None:
     """Run the study, or report it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,7 +156,11 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path("runs/seed_spread"))
     parser.add_argument("--report", action="store_true", help="print the spread from --output and stop")
     parser.add_argument("--markdown", action="store_true", help="with --report: the documentation's table")
+    parser.add_argument("--docs", type=Path, help="with --report: write the table into this page's seed-spread block")
     args = parser.parse_args()
+    if args.report and args.docs:
+        fill_page(args.docs, args.output)
+        return
     if args.report and args.markdown:
         print(markdown(args.output), end="")
         return

@@ -41,3 +41,14 @@ def test_table_5s_per_class_figures_and_the_counts_said_about_them_are_the_runs(
         column = {"PatchCore": "Patchcore", "PaDiM": "Padim"}[model]
         assert int(count) == int((runs[column] > runs["SimpleNet"]).sum()), model
     assert len(runs) == 10
+
+
+def test_the_seed_spread_table_is_the_committed_csvs() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from seed_spread import BEGIN, END, markdown
+
+    page = (REPO / "docs" / "benchmark.md").read_text()
+    block = page.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert block == "\n" + markdown(RESULTS / "2026-12-07-epyc-2core" / "seed_spread.csv")
