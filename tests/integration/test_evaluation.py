@@ -23,11 +23,12 @@ def test_auroc_and_pro_of_one_fitted_model_do_not_move_with_the_validation_split
             AUPRO(fields=["anomaly_map", "gt_mask"], prefix="clamped_pixel_", strict=False),
         ]
     )
-    model = small_simplenet(pre_trained=True, backbone_weights=lite0_weights, max_epochs=2, **parts)
+    model = small_simplenet(pre_trained=True, backbone_weights=lite0_weights, embedding_dim=384, discriminator_hidden=256,
+                            max_epochs=4, **parts)  # fmt: skip
     engine = fit(model, synthetic_root, tmp_path)
     results, ranges = {}, {}
-    # The whole test set as validation, then two of its images (a narrow range: many test values lie beyond it).
-    for split, ratio in (("same_as_test", 0.5), ("from_test", 0.25)):
+    # The whole test set as validation, then a quarter of the good training images (a narrow range: the defects lie beyond).
+    for split, ratio in (("same_as_test", 0.5), ("from_train", 0.25)):
         datamodule = synthetic_datamodule(synthetic_root, val_split_mode=split, val_split_ratio=ratio, seed=0)
         engine.validate(model, datamodule=datamodule, verbose=False)
         ranges[split] = (float(model.post_processor.pixel_min), float(model.post_processor.pixel_max))
@@ -35,10 +36,10 @@ def test_auroc_and_pro_of_one_fitted_model_do_not_move_with_the_validation_split
         results[split] = engine.test(model, datamodule=datamodule, verbose=False)[0]
 
     first, second = results.values()
-    assert ranges["same_as_test"] != ranges["from_test"], "the two validations must give different normalisations"
+    assert ranges["same_as_test"][1] > ranges["from_train"][1], "the good images alone must give a narrower range"
     for name in THRESHOLD_FREE:
         assert first[name] == pytest.approx(second[name], abs=1e-6), name
-    assert first["pixel_AUROC"] > 0.6, "the fitted model must rank defect pixels above good ones"
+    assert first["pixel_AUROC"] > 0.6, f"the fitted model must rank defect pixels above good ones: {first}"
     # anomalib's own figures, on normalised and clamped values, do move: what the raw ones protect against.
     assert any(abs(first[f"clamped_{name}"] - second[f"clamped_{name}"]) > 1e-5 for name in THRESHOLD_FREE), results
 
