@@ -39,7 +39,9 @@ def test_the_parity_harness_runs_both_implementations_and_labels_the_test_select
         assert 0.0 <= float(row["pixel_AUROC"]) <= 1.0
     assert float(authors["image_AUROC"]) <= float(authors["test_selected_best_image_AUROC"])
     assert "authors synthetic seed 0" in result.stdout
-    assert not any(REPO.rglob("simplenet.py")), "the authors' code must run from the work folder, never the repository"
+    assert (tmp_path / "work" / "authors_code" / "simplenet.py").is_file(), "the authors' code runs from the work folder"
+    tracked = run_command(["git", "ls-files", "*simplenet.py"], cwd=REPO).stdout
+    assert tracked == "", "the authors' code must never be copied into the repository"
 
     rerun = run_command(command)  # both rows there: nothing runs again
     assert rerun.stdout.strip() == ""
