@@ -193,7 +193,8 @@ def main() -> None:
     done = set()
     if args.output.is_file():
         done = {(row["implementation"], row["category"], int(row["seed"])) for row in csv.DictReader(args.output.open())}
-    code = args.work_dir / "authors_code"
+    work_dir = args.work_dir.resolve()  # the authors' run_lite0.sh changes directory: every path it gets is absolute
+    code = work_dir / "authors_code"
     if "authors" in args.implementations:
         check_interpreter(args.python)
         if not code.is_dir():
@@ -201,13 +202,13 @@ def main() -> None:
     for category in args.categories:
         for seed in args.seeds:
             if "authors" in args.implementations and ("authors", category, seed) not in done:
-                root, name = mvtec_layout(config.data_for(category), category, args.work_dir / "mvtec_layout")
+                root, name = mvtec_layout(config.data_for(category), category, work_dir / "mvtec_layout")
                 row = {**run_authors(root, name, seed, code, args.meta_epochs, args.python), "category": category}
                 append(args.output, row)
                 print(describe(row), flush=True)
             if "this_project" in args.implementations and ("this_project", category, seed) not in done:
                 job = Job(simplenet, category, seed, config)
-                ours = run_this_project(job, "same_as_test", args.work_dir / f"ours_{category}_s{seed}")
+                ours = run_this_project(job, "same_as_test", work_dir / f"ours_{category}_s{seed}")
                 row = {"implementation": "this_project", "category": category, "seed": seed, "wall_s": ours["fit_s"],
                        **{key: ours[key] for key in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")}}  # fmt: skip
                 append(args.output, row)

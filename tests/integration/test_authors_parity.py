@@ -26,8 +26,8 @@ def test_the_parity_harness_runs_both_implementations_and_labels_the_test_select
     output = tmp_path / "parity.csv"
     command = [sys.executable, str(REPO / "benchmarks/authors_parity.py"), "--config", str(tmp_path / "config.yaml"),
                "--output", str(output), "--categories", "synthetic", "--seeds", "0", "--meta-epochs", "1",
-               "--work-dir", str(tmp_path / "work")]  # fmt: skip
-    result = run_command(command)
+               "--work-dir", "work"]  # fmt: skip  relative, as a user types it: the authors' script changes directory
+    result = run_command(command, cwd=tmp_path)
 
     rows = {row["implementation"]: row for row in csv.DictReader(output.open())}
     assert set(rows) == {"authors", "this_project"}
@@ -43,7 +43,7 @@ def test_the_parity_harness_runs_both_implementations_and_labels_the_test_select
     tracked = run_command(["git", "ls-files", "*simplenet.py"], cwd=REPO).stdout
     assert tracked == "", "the authors' code must never be copied into the repository"
 
-    rerun = run_command(command)  # both rows there: nothing runs again
+    rerun = run_command(command, cwd=tmp_path)  # both rows there: nothing runs again
     assert rerun.stdout.strip() == ""
     report = run_command([sys.executable, str(REPO / "benchmarks/authors_parity.py"), "--output", str(output), "--report"])
     assert "authors" in report.stdout
