@@ -24,9 +24,10 @@ def test_the_parity_harness_runs_both_implementations_and_labels_the_test_select
     ]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     output = tmp_path / "parity.csv"
+    # --work-dir relative, as a user types it: the authors' script changes directory, so the harness must resolve it
     command = [sys.executable, str(REPO / "benchmarks/authors_parity.py"), "--config", str(tmp_path / "config.yaml"),
                "--output", str(output), "--categories", "synthetic", "--seeds", "0", "--meta-epochs", "1",
-               "--work-dir", "work"]  # fmt: skip  relative, as a user types it: the authors' script changes directory
+               "--work-dir", "work"]  # fmt: skip
     result = run_command(command, cwd=tmp_path)
 
     rows = {row["implementation"]: row for row in csv.DictReader(output.open())}
