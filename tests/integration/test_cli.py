@@ -16,6 +16,7 @@ from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from anomalib_simplenet.tools.review.runs import find_runs
 
 from conftest import ANOMALIB, REPO, run_command
+from exported import assert_export_matches_checkpoint
 
 CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
 
@@ -64,8 +65,11 @@ def test_the_review_page_reads_what_anomalib_train_tested(cli_checkpoint: Path) 
 
 
 @pytest.mark.parametrize(("export_type", "artefact"), [("torch", "model.pt"), ("onnx", "model.onnx"), ("openvino", "model.xml")])
-def test_export_by_short_name(cli_checkpoint: Path, tmp_path: Path, export_type: str, artefact: str) -> None:
-    """`anomalib export --model SimpleNet --ckpt_path ...` needs no network: the checkpoint carries the backbone."""
+def test_export_by_short_name(
+    cli_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, export_type: str, artefact: str
+) -> None:
+    """`anomalib export --model SimpleNet --ckpt_path ...` needs no network (the checkpoint carries the backbone), and
+    what it writes gives the checkpoint's scores, maps and labels through the inferencer anomalib ships for it."""
     _anomalib(
         "export",
         "--model",
@@ -94,6 +98,11 @@ def test_export_by_short_name(cli_checkpoint: Path, tmp_path: Path, export_type:
         compiled = ov.compile_model(ov.Core().read_model(exported), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
         score = compiled(image.numpy())[compiled.output("pred_score")]
     np.testing.assert_allclose(score.ravel(), expected.ravel(), atol=1e-4)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRUST_REMOTE_CODE", "1")
+    images = sorted((synthetic_root / "synthetic" / "test").glob("*/*.png"))
+    assert len(images) == 8
+    assert_export_matches_checkpoint(exported, export_type, cli_checkpoint, images)
 
 
 def test_benchmark_grid_with_padim(tmp_path: Path) -> None:
