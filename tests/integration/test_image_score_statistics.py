@@ -22,7 +22,7 @@ def test_a_fit_ends_with_statistics_of_the_final_head_with_or_without_the_featur
     with_store = _fitted(small_simplenet, synthetic_root, tmp_path / "store")
     without_store = _fitted(small_simplenet, synthetic_root, tmp_path / "images", feature_store_mb=0)
     fitted = with_store.model.image_score
-    assert fitted.location_mean.shape[-2:] == (32, 32)  # stride 8 on the 256 px input of the default pre-processor
+    assert fitted.location_mean.shape[-2:] == (16, 16)  # stride 8 on the 128 px input of the small models
     assert torch.allclose(fitted.location_mean, without_store.model.image_score.location_mean, atol=1e-5)
     assert torch.allclose(fitted.location_std, without_store.model.image_score.location_std, atol=1e-5)
     # the statistics are those of the final head on the training images

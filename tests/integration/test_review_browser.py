@@ -1,4 +1,4 @@
-"""The review page in a real browser: Debian's Chromium, driven by Playwright, on the demo's run.
+"""The review page in a real browser: Debian's Chromium, driven by Playwright, on the demo's run (slow: see conftest).
 
 No browser is downloaded: Playwright drives ``/usr/bin/chromium`` (``apt-get install chromium chromium-driver``, which
 ``.ci/run`` does). Without it these tests fail, they are not skipped. Screenshots go to the test's temporary folder,

@@ -1,5 +1,7 @@
 """`simplenet-review`'s server on a real demo run: what it serves, what it refuses, uploads, thresholds, the command.
 
+Every test on the demo's run is in the slow set (conftest marks what uses ``demo_run``); the others run by default.
+
 The browser's side (the page itself) is ``test_review_browser.py``.
 """
 
