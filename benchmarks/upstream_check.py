@@ -21,7 +21,9 @@ patch
 venv
     A fresh virtual environment (the system ``python3``, not this repository's ``.venv``) with the patched tree
     installed non-editable: ``anomalib[cpu,datasets]`` (pyarrow for the dummy data of anomalib's test fixtures), pytest
-    and the ONNX/OpenVINO packages anomalib's export tests need.
+    and the ONNX/OpenVINO packages anomalib's export tests need. With ``--packages-from VENV`` the new venv first links
+    ``VENV``'s third-party packages (never anomalib or this project), so pip only installs the patched tree and what is
+    missing: the test suite does this with this repository's ``.venv``, installed from the same requirements minutes earlier.
     Checks that ``anomalib_simplenet`` is nowhere in it, that ``get_model("simple_net", pre_trained=False)`` works,
     and that ``get_model`` builds SimpleNet from the new config file.
 (a) anomalib train
@@ -43,6 +45,7 @@ exit status is 0 only if every step passed. Each step's whole output is in ``<wo
 
     python benchmarks/upstream_check.py
     python benchmarks/upstream_check.py --work /tmp/upstream --keep                 # keep the work folder
+    python benchmarks/upstream_check.py --packages-from .venv                       # link torch & co. from .venv
     python benchmarks/upstream_check.py --work /tmp/upstream --keep --reuse-venv --steps a   # fast re-run of (a)
 """
 
@@ -618,6 +621,8 @@ class UpstreamCheck:
             shutil.rmtree(self.venv, ignore_errors=True)
             python = shutil.which("python3", path=self.env()["PATH"]) or "python3"
             self.must_run(log, [python, "-m", "venv", str(self.venv)], self.work, self.env(), 600, "python3 -m venv")
+            if self.args.packages_from:
+                self.note(log, *link_third_party_packages(self.args.packages_from, self.venv))
             install = [self.python, "-m", "pip", "install", f"{self.tree}[{EXTRAS}]", *TEST_PACKAGES]
         else:
             install = [self.python, "-m", "pip", "install", "--no-deps", "--force-reinstall", str(self.tree)]
@@ -640,7 +645,10 @@ class UpstreamCheck:
             log, [self.python, "-m", "pip", "list", "--format=freeze"], self.work, env, 600, "pip list"
         ).splitlines()
         pinned = [line for line in versions if line.split("==")[0].lower() in {"anomalib", "torch", "lightning", "timm"}]
-        return ("reused, anomalib reinstalled" if reuse else "new") + f"; {', '.join(pinned)}"
+        how = "reused, anomalib reinstalled" if reuse else "new"
+        if self.args.packages_from and not reuse:
+            how += f", third-party packages linked from {self.args.packages_from}"
+        return f"{how}; {', '.join(pinned)}"
 
     def anomalib_tests(self, log: Path) -> Path:
         """Copy anomalib's test folder somewhere writable (once), with the offline conftest.py at its root."""
@@ -753,6 +761,47 @@ class UpstreamCheck:
         return self.pytest(log, arguments, self.work, folders[0], 1800)
 
 
+def site_packages(venv: Path) -> Path:
+    """Return ``venv``'s ``site-packages`` folder."""
+    (folder,) = (venv / "lib").glob("python*/site-packages")
+    return folder
+
+
+def link_third_party_packages(source: Path, venv: Path) -> list[str]:
+    """Hard-link ``source``'s third-party packages into the new ``venv``; return what was left out.
+
+    Left out: anomalib, this project, and the packaging tools the new venv has its own of. Where a link fails (another
+    file system) the file is copied.
+
+    pip then installs the patched anomalib into ``venv`` against them: requirements already met are kept, anything
+    missing is installed. This saves the minutes of unpacking torch's wheels again when ``source`` holds the versions a
+    fresh resolution picks (this repository's ``.venv``, installed from the same requirements).
+    """
+    origin, target = site_packages(source), site_packages(venv)
+    if origin.parent.name != target.parent.name:
+        msg = f"--packages-from {source} is {origin.parent.name}, the new venv {target.parent.name}: they must match"
+        raise StepError(msg)
+    left_out = []
+    for entry in sorted(origin.iterdir()):
+        name = entry.name.lower()
+        ours = name.startswith(("anomalib", PROJECT_PACKAGE, "__editable__", "_editable_impl_", "__pycache__"))
+        if ours or name.startswith(("pip", "setuptools", "_distutils_hack", "distutils-precedence")):
+            left_out.append(entry.name)
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, target / entry.name, copy_function=_link_or_copy, symlinks=True)
+        else:
+            _link_or_copy(entry, target / entry.name)
+    return [f"not linked from {origin}: {', '.join(left_out)}"]
+
+
+def _link_or_copy(source: str | Path, destination: str | Path) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system: copy
+        shutil.copy2(source, destination)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -762,6 +811,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patch-out", type=Path, default=DEFAULT_PATCH, help="where the patch goes (default: %(default)s)")
     parser.add_argument("--venv", type=Path, help="the venv to create (default: <work>/venv)")
     parser.add_argument("--reuse-venv", action="store_true", help="reuse an existing venv: reinstall only the patched anomalib")
+    parser.add_argument(
+        "--packages-from",
+        type=Path,
+        help="a venv whose third-party packages the new venv links instead of unpacking them again (anomalib and "
+        "this project are never taken from it); pip installs the patched anomalib and anything missing",
+    )
     parser.add_argument("--steps", default="a,b,c", help="which of the checks a, b, c to run (default: %(default)s)")
     parser.add_argument("--model-folder", type=Path, default=MODEL_FOLDER, help="the model folder (default: %(default)s)")
     parser.add_argument("--unit-tests", type=Path, default=UNIT_TESTS, help="the model's unit tests (default: %(default)s)")
