@@ -8,6 +8,7 @@ import pandas as pd
 from conftest import REPO
 
 SUMMARY = REPO / "benchmarks" / "results" / "2026-12-03-cpu-2core" / "side_by_side_lite0" / "summary.csv"
+SEED_SPREAD = REPO / "benchmarks" / "results" / "2026-12-07-epyc-2core" / "seed_spread.csv"
 CATEGORIES = {"MVTec AD bottle": "bottle", "VisA macaroni1": "macaroni1", "MVTec AD transistor": "transistor"}
 MODELS = {"SimpleNet": "SimpleNet", "PaDiM": "Padim", "PatchCore": "Patchcore"}
 ROW = re.compile(
@@ -28,3 +29,18 @@ def test_the_readmes_side_by_side_table_is_the_committed_summary() -> None:
         assert int(fit) == round(run["fit_s_mean"]), (model, category)
         speed = run["openvino_cpu_b1_img_s_mean"]
         assert openvino == ("-" if math.isnan(speed) else str(round(speed))), (model, category)
+
+
+def test_the_readmes_spread_of_one_fit_is_the_seed_spread_csv() -> None:
+    """Each "<model>'s ... from A to B" of the paragraph is the minimum and maximum image AUROC over every run of that
+    model on the category named last before it ("on transistor", "on bottle")."""
+    paragraph = (REPO / "README.md").read_text().split("**How much one fit varies**", 1)[1].split("\n\n", 1)[0]
+    runs = pd.read_csv(SEED_SPREAD)
+    said = list(re.finditer(r"(SimpleNet|PaDiM)(?: fit)?'s\D*?from\s+(\d\.\d{3})\s+to\s+(\d\.\d{3})", paragraph))
+    assert len(said) == 3, paragraph
+    for match in said:
+        category = re.findall(r"on (bottle|transistor)", paragraph[: match.start()])[-1]
+        model, low, high = match.groups()
+        values = runs[(runs["model"] == MODELS[model]) & (runs["category"] == category)]["image_AUROC"]
+        assert len(values) == 15, (model, category)  # five seeds, three settings
+        assert [float(low), float(high)] == [round(values.min(), 3), round(values.max(), 3)], (model, category)
