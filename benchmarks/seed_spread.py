@@ -25,7 +25,6 @@ stopped. ``--report`` prints the spread per model, category and setting from the
 """
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ import pandas as pd
 from anomalib.engine import Engine
 from anomalib.metrics import AUPRO, AUROC
 from lightning.pytorch import seed_everything
+from result_rows import append_row, fill_block, rows_done
 
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, Job, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import build_model, trainer_settings
@@ -87,25 +87,6 @@ def run(job: Job, setting: str, work_dir: Path) -> dict[str, Any]:
     }
 
 
-def done(output: Path) -> set[tuple[str, str, str, int]]:
-    """Return the (model, category, setting, seed) runs already in ``output``."""
-    if not output.is_file():
-        return set()
-    with output.open() as handle:
-        return {(row["model"], row["category"], row["setting"], int(row["seed"])) for row in csv.DictReader(handle)}
-
-
-def append(output: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` to the CSV, writing the header for a new file."""
-    new = not output.is_file()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def report(output: Path) -> pd.DataFrame:
     """Mean, standard deviation, minimum and maximum over seeds, per model, category and setting."""
     runs = pd.read_csv(output)
@@ -133,17 +114,6 @@ def markdown(output: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-BEGIN, END = "<!-- seed-spread:begin -->", "<!-- seed-spread:end -->"
-
-
-def fill_page(page: Path, output: Path) -> None:
-    """Write :func:`markdown` of ``output`` between the page's seed-spread markers."""
-    text = page.read_text()
-    before, rest = text.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    page.write_text(f"{before}{BEGIN}\n{markdown(output)}{END}{after}")
-
-
 def main() -> None:
     """Run the study, or report it."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -159,7 +129,7 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, help="with --report: write the table into this page's seed-spread block")
     args = parser.parse_args()
     if args.report and args.docs:
-        fill_page(args.docs, args.output)
+        fill_block(args.docs, "seed-spread", markdown(args.output))
         return
     if args.report and args.markdown:
         print(markdown(args.output), end="")
@@ -170,16 +140,16 @@ def main() -> None:
         return
     config = BenchmarkConfig.from_yaml(args.config)
     models = {spec.name: spec for spec in config.models}
-    finished = done(args.output)
+    finished = rows_done(args.output, ("model", "category", "setting", "seed"))
     for category in args.categories:
         for setting in args.settings:
             for seed in args.seeds:
                 for name in args.models:
-                    if (name, category, setting, seed) in finished:
+                    if (name, category, setting, str(seed)) in finished:
                         continue
                     job = Job(models[name], category, seed, config)
                     row = run(job, setting, args.work_dir / f"{name}-{category}-{setting}-{seed}")
-                    append(args.output, row)
+                    append_row(args.output, row)
                     shown = " ".join(f"{key}={row[key]:.3f}" for key in METRICS if key in row)
                     print(
                         f"{name} {category} {setting} seed {seed}: {row['train_images']} images, {row['fit_s']} s, {shown}",

@@ -43,12 +43,29 @@ def test_table_5s_per_class_figures_and_the_counts_said_about_them_are_the_runs(
     assert len(runs) == 10
 
 
-def test_the_seed_spread_table_is_the_committed_csvs() -> None:
+def test_the_seed_spread_and_parity_tables_are_the_committed_csvs() -> None:
     import sys
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from seed_spread import BEGIN, END, markdown
+    import authors_parity
+    import seed_spread
+    from result_rows import block
 
-    page = (REPO / "docs" / "benchmark.md").read_text()
-    block = page.split(BEGIN, 1)[1].split(END, 1)[0]
-    assert block == "\n" + markdown(RESULTS / "2026-12-07-epyc-2core" / "seed_spread.csv")
+    page, folder = REPO / "docs" / "benchmark.md", RESULTS / "2026-12-07-epyc-2core"
+    assert block(page, "seed-spread") == seed_spread.markdown(folder / "seed_spread.csv")
+    assert block(page, "authors-parity") == authors_parity.markdown(folder / "authors_parity.csv")
+
+
+def test_what_the_parity_prose_says_about_transistor_holds() -> None:
+    """Ranges over seeds overlap on image and pixel AUROC; this project's mean pixel AUROC is at least the authors'; the
+    authors' mean image AUROC is higher by less than either implementation's range over seeds."""
+    runs = pd.read_csv(RESULTS / "2026-12-07-epyc-2core" / "authors_parity.csv")
+    transistor = runs[runs["category"] == "transistor"].groupby("implementation")
+    low, high, mean = transistor.min(numeric_only=True), transistor.max(numeric_only=True), transistor.mean(numeric_only=True)
+    for metric in ("image_AUROC", "pixel_AUROC"):
+        assert low.loc["authors", metric] <= high.loc["this_project", metric]
+        assert low.loc["this_project", metric] <= high.loc["authors", metric]
+    assert mean.loc["this_project", "pixel_AUROC"] >= mean.loc["authors", "pixel_AUROC"]
+    gap = mean.loc["authors", "image_AUROC"] - mean.loc["this_project", "image_AUROC"]
+    spreads = high["image_AUROC"] - low["image_AUROC"]
+    assert 0 < gap < spreads.min()
