@@ -54,11 +54,14 @@ def test_interpreter_start_imports_neither_torch_nor_anomalib() -> None:
 
 
 # Runs each entry in a child forked from one interpreter that has imported only what is neutral to the order under
-# test (torch, Lightning, timm: none of them imports anomalib or this package), so a child pays for anomalib and the
-# package, not for torch, each time. Each child starts as an interpreter does (the `.pth` hook ran at start-up).
+# test (torch, Lightning, timm and the other third-party packages anomalib and the tools import; none of them imports
+# anomalib or this package, which the server checks), so a child pays for anomalib's own modules and the package, not
+# for the libraries beneath them, each time. Each child starts as an interpreter does (the `.pth` hook ran at start-up).
 FORK_SERVER = r"""
 import json, os, sys, tempfile, traceback
-import torch, lightning.pytorch, timm
+import torch, lightning.pytorch, timm, torchvision, torchmetrics, lightning_fabric
+import cv2, einops, FrEIA, jsonargparse, kornia, omegaconf, pandas, pyarrow, ray, imagecodecs, tifffile, requests
+import sklearn.metrics, skimage.measure, skimage.morphology
 assert not [name for name in sys.modules if name.split(".")[0] == "anomalib"], "the server must not import anomalib"
 entries, code, workers = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 results, running, pending = {}, {}, list(entries)
