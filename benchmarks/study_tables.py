@@ -7,6 +7,8 @@ each). Usage::
 
     python benchmarks/study_tables.py benchmarks/results/2026-12-03-cpu-2core --epoch 20 \
         --plot benchmarks/results/2026-12-03-cpu-2core/embedding_accuracy_vs_time.png
+    python benchmarks/study_tables.py benchmarks/results/2026-12-07-epyc-2core --experiment authors \
+        --docs docs/differences-from-authors.md     # the table of that page, between its study-authors markers
 
 ``--plot`` draws the embedding experiment's accuracy-vs-time curve: per category and defect set, held-out pixel
 AUROC and PRO against the head's training time, one point per embedding length.
@@ -20,6 +22,8 @@ import csv
 from collections import defaultdict
 from itertools import product
 from pathlib import Path
+
+from result_rows import fill_block
 
 CATEGORIES = ("bottle", "macaroni1", "transistor")
 LABELS = {
@@ -36,8 +40,14 @@ LABELS = {
     "init": lambda row: f"adaptor init {row['adaptor_init']}",
     "lite_backbones": lambda row: row["backbone"],
     "random_backbones": lambda row: f"{row['backbone']} (random weights)",
+    "authors": lambda row: (
+        f"noise {row['noise_std']} ({row['noise_scale']}), adaptor "
+        + ("AdamW 0.01" if row["adaptor_optimiser"] == "adamw" else "Adam")
+    ),
 }
 METRICS = ("pixel_auroc", "pro", "image_auroc_standardised_max")
+# The authors' experiment also shows the paper's image score (the plain maximum), the other difference it tests.
+EXPERIMENT_METRICS = {"authors": (*METRICS, "image_auroc_max")}
 
 
 def read(folder: Path) -> list[dict[str, str]]:
@@ -62,7 +72,7 @@ def averaged(rows: list[dict[str, str]], epoch: str, seed: str | None = None) ->
             groups[(row["experiment"], label(row), row["category"], row["defects"])].append(row)
     result = []
     for (experiment, name, category, defects), members in groups.items():
-        mean = {key: sum(float(m[key]) for m in members) / len(members) for key in (*METRICS, "head_seconds")}
+        mean = {key: sum(float(m[key]) for m in members) / len(members) for key in (*METRICS, "image_auroc_max", "head_seconds")}
         result.append({"experiment": experiment, "label": name, "category": category, "defects": defects,
                        "seeds": len(members), **mean})  # fmt: skip
     return result
@@ -75,7 +85,7 @@ def experiment_table(rows: list[dict], experiment: str) -> str:
     for row in rows:
         if row["experiment"] != experiment:
             continue
-        values = " / ".join(f"{row[metric]:.3f}" for metric in METRICS)
+        values = " / ".join(f"{row[metric]:.3f}" for metric in EXPERIMENT_METRICS.get(experiment, METRICS))
         cells[row["label"]][f"{row['category']} {row['defects']}"] = values
         cells[row["label"]][f"{row['category']} time"] = f"{row['head_seconds']:.0f}"
         cells[row["label"]][f"{row['category']} seeds"] = str(row["seeds"])
@@ -197,12 +207,18 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--epoch", default="20")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of the embedding experiment's accuracy-vs-time curve")
+    parser.add_argument("--docs", type=Path, help="write --experiment's table into this page's study-<experiment> block")
+    parser.add_argument("--experiment", default="authors", help="with --docs: which experiment (default: %(default)s)")
     args = parser.parse_args()
     rows = read(args.folder)
+    if args.docs:
+        fill_block(args.docs, f"study-{args.experiment}", experiment_table(averaged(rows, args.epoch), args.experiment) + "\n")
+        return
     if args.plot:
         plot_embedding_curve(rows, args.epoch, args.plot)
     rows = averaged(rows, args.epoch)
-    print("Cells: held-out pixel AUROC / PRO / image AUROC (standardised max); head s: seconds to train the head.\n")
+    print("Cells: held-out pixel AUROC / PRO / image AUROC (standardised max) [/ image AUROC (plain max), authors' experiment];")
+    print("head s: seconds to train the head.\n")
     for experiment in LABELS:
         if any(row["experiment"] == experiment for row in rows):
             print(f"### {experiment} (epoch {args.epoch})\n")

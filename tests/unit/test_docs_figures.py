@@ -69,3 +69,43 @@ def test_what_the_parity_prose_says_about_transistor_holds() -> None:
     gap = mean.loc["authors", "image_AUROC"] - mean.loc["this_project", "image_AUROC"]
     spreads = high["image_AUROC"] - low["image_AUROC"]
     assert 0 < gap < spreads.min()
+
+
+def test_the_authors_differences_table_is_the_committed_study() -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import study_tables
+    from result_rows import block
+
+    rows = study_tables.averaged(study_tables.read(RESULTS / "2026-12-07-epyc-2core"), "20")
+    expected = study_tables.experiment_table(rows, "authors") + "\n"
+    assert block(REPO / "docs" / "differences-from-authors.md", "study-authors") == expected
+
+
+def test_what_the_authors_differences_prose_says_holds() -> None:
+    study = pd.concat(pd.read_csv(path) for path in sorted((RESULTS / "2026-12-07-epyc-2core").glob("study_authors_*.csv")))
+    study = study[study["epoch"] == 20].set_index(["category", "defects", "noise_scale", "adaptor_optimiser"])
+    for category, defects in {(c, d) for c, d, *_ in study.index}:
+        base = study.loc[(category, defects, "relative", "adam")]
+        adamw = study.loc[(category, defects, "relative", "adamw")]
+        noise = study.loc[(category, defects, "absolute", "adam")]
+        assert abs(adamw["image_auroc_standardised_max"] - base["image_auroc_standardised_max"]) < 0.01
+        assert noise["pixel_auroc"] < base["pixel_auroc"]
+        assert noise["pro"] < base["pro"]
+        gain = noise["image_auroc_standardised_max"] - base["image_auroc_standardised_max"]
+        if (category, defects) == ("bottle", "large"):
+            assert abs(gain) < 0.005  # level
+        else:
+            assert gain > 0
+        plain_minus_standardised = base["image_auroc_max"] - base["image_auroc_standardised_max"]
+        assert (0 < plain_minus_standardised < 0.01) if category == "bottle" else (plain_minus_standardised < 0)
+    for category in ("bottle", "transistor"):  # localisation lost most on small defects
+        for metric in ("pixel_auroc", "pro"):
+            loss = {
+                d: study.loc[(category, d, "relative", "adam"), metric] - study.loc[(category, d, "absolute", "adam"), metric]
+                for d in ("large", "small")
+            }
+            assert loss["small"] > loss["large"], (category, metric)
+    transistor_small = study.loc[("transistor", "small", "relative", "adam")]
+    assert transistor_small["image_auroc_standardised_max"] - transistor_small["image_auroc_max"] > 0.02  # several points
