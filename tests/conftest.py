@@ -77,28 +77,13 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-# Files whose tests start a local Ray (or a command that does): they run one after another, never beside each other.
-RAY_FILES = {"test_fleet.py", "test_fleet_cli.py", "test_fleet_cluster.py", "test_benchmark.py", "ray_runner.py"}
-
-
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark what is slow, and keep together on one pytest-xdist worker what shares a costly fixture.
-
-    A test that needs the demo's run (:func:`demo_run`: a fit, a test run and an export) is slow, wherever it is: the
-    slow set runs the demo once for all of them (the demo itself, the review server and the review page). With
-    ``--dist loadgroup`` (the project's pytest settings) the tests of one file run on one worker, as their
-    module-scoped fits need; the demo's users share one worker, and so do the files that start Ray.
-    """
+    """A test that needs the demo's run (:func:`demo_run`: a fit, a test run and an export) is slow, wherever it is:
+    the slow set runs the demo for all of them (the demo itself, the review server and the review page)."""
     for item in items:
         if "demo_run" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
-            group = "demo_run"
-        elif item.path.name in RAY_FILES:
-            group = "ray"
-        else:
-            group = str(item.path.relative_to(REPO))
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
