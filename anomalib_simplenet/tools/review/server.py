@@ -355,6 +355,8 @@ class Handler(BaseHTTPRequestHandler):
             work()
         except RefusedError as refused:
             self._json({"error": str(refused)}, refused.status)
+        except ConnectionError:  # the browser left (a closed tab, a picture no longer wanted): nobody to answer
+            logger.debug("simplenet-review: the client of %s closed the connection", self.path)
         except Exception:
             logger.exception("simplenet-review: request %s failed", self.path)
             self._json({"error": "the server failed on this request; its console says why"}, HTTPStatus.INTERNAL_SERVER_ERROR)
