@@ -77,12 +77,19 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+# Fixtures that fit and export real models: every test that uses one is slow, wherever it is, so the slow set makes
+# each once for all its users and the default run stays short.
+HEAVY_FIXTURES = {
+    "demo_run": "the demo (a fit, a test run and an export), read by the demo's, the review server's and the page's tests",
+    "fleet": "test_fleet.py's two products trained and exported on a local Ray, then retrained and scored",
+}
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that needs the demo's run (:func:`demo_run`: a fit, a test run and an export) is slow, wherever it is:
-    the slow set runs the demo for all of them (the demo itself, the review server and the review page)."""
+    """Mark every test that uses one of :data:`HEAVY_FIXTURES` slow."""
     for item in items:
-        if "demo_run" in getattr(item, "fixturenames", ()):
+        if HEAVY_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 

@@ -15,6 +15,7 @@ from conftest import fit, synthetic_datamodule
 LITE0 = {"backbone": "efficientnet_lite0", "layers": ("blocks.2", "blocks.4"), "embedding_dim": 384, "discriminator_hidden": 256}
 
 
+@pytest.mark.slow  # ImageNet weights, 8 epochs, a test run and a checkpoint's, per option: half a minute each
 @pytest.mark.parametrize(
     ("options", "loss_class"),
     [({"loss": "bce"}, DiscriminatorCrossEntropyLoss), ({"adaptor": "mlp"}, TruncatedL1Loss)],

@@ -105,6 +105,7 @@ def test_export_by_short_name(
     assert_export_matches_checkpoint(exported, export_type, cli_checkpoint, images)
 
 
+@pytest.mark.slow  # anomalib's benchmark pipeline fits and tests both models at their defaults: about a minute
 def test_benchmark_grid_with_padim(tmp_path: Path) -> None:
     """`anomalib benchmark` with `model: {class_path: {grid: [Padim, SimpleNet]}}` runs both models into one table."""
     make_synthetic_dataset(tmp_path / "data", n_train=4, n_test_good=2, n_test_defective=2, image_size=64)

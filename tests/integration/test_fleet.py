@@ -1,5 +1,7 @@
 """`simplenet-fleet` on a local Ray with 2 CPUs and 2 logical GPUs: the runner's scheduling, retries and failures, a
-real fleet trained on two generated products (rerun and crash recovery), and scoring that matches tools/predict/."""
+real fleet trained on two generated products (rerun and crash recovery), and scoring that matches tools/predict/.
+
+The tests on the real fleet are in the slow set (conftest's ``HEAVY_FIXTURES``); the runner's run by default."""
 
 import os
 import re

@@ -103,6 +103,7 @@ def fresh_runs() -> dict[str, subprocess.CompletedProcess]:
     return {first: subprocess.CompletedProcess(first, *results[first]) for first in ENTRY_MODULES}
 
 
+@pytest.mark.slow  # about 70 fresh interpreters, each importing anomalib: minutes on 2 cores
 @pytest.mark.parametrize("first_import", ENTRY_MODULES)
 def test_every_import_order_registers(first_import: str, fresh_runs: dict[str, subprocess.CompletedProcess]) -> None:
     """Fresh interpreter: import one module first, then every lookup anomalib offers finds SimpleNet."""
