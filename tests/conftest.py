@@ -85,12 +85,29 @@ HEAVY_FIXTURES = {
 }
 
 
+# The files that take minutes, longest first: pytest-xdist hands out whole files in collection order, so these start
+# first and the short ones fill the other worker beside them, instead of one long file running alone at the end.
+LONGEST_FILES = (
+    "test_upstream_check.py",  # slow set
+    "test_benchmark.py",
+    "test_fleet.py",
+    "test_real_data.py",
+    "test_fleet_cli.py",
+    "test_notebook.py",
+    "test_registration.py",
+    "test_cli.py",  # default run
+    "test_engine.py",
+)
+
+
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses one of :data:`HEAVY_FIXTURES` slow."""
+    """Mark every test that uses one of :data:`HEAVY_FIXTURES` slow; put the :data:`LONGEST_FILES` first."""
     for item in items:
         if HEAVY_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
 
 
 @pytest.fixture(scope="session")
