@@ -9,12 +9,13 @@ from anomalib.data.utils import read_image
 from anomalib.deploy import OpenVINOInferencer, TorchInferencer
 
 from anomalib_simplenet import SimpleNet
+from anomalib_simplenet.tools.openvino_model import OPENVINO_F32
 
 # Exported (OpenVINO, ONNX, torch) vs the checkpoint on the same image, after anomalib's post-processing
-# (scores and maps in [0, 1]), with OpenVINO held to f32. Its CPU default on bf16-capable processors is bf16, which moves
-# scores by up to about 1e-2; that is a speed/precision choice of the runtime, not an export error.
+# (scores and maps in [0, 1]), with OpenVINO held to f32 (OPENVINO_F32, as the tools compile). Its CPU default on
+# bf16-capable processors is bf16, which moves scores by up to about 1e-2; that is a speed/precision choice of the
+# runtime, not an export error.
 EXPORT_ATOL = 1e-4
-OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
 
 def _openvino_runner(path: Path) -> Callable[[Path], tuple[np.ndarray, np.ndarray, bool]]:

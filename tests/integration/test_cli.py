@@ -13,6 +13,7 @@ from anomalib.cli import AnomalibCLI
 
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
+from anomalib_simplenet.tools.openvino_model import OPENVINO_F32
 from anomalib_simplenet.tools.review.runs import find_runs
 
 from conftest import ANOMALIB, REPO, run_command
@@ -95,7 +96,7 @@ def test_export_by_short_name(
     else:
         import openvino as ov
 
-        compiled = ov.compile_model(ov.Core().read_model(exported), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        compiled = ov.compile_model(ov.Core().read_model(exported), "CPU", OPENVINO_F32)
         score = compiled(image.numpy())[compiled.output("pred_score")]
     np.testing.assert_allclose(score.ravel(), expected.ravel(), atol=1e-4)
     monkeypatch.chdir(tmp_path)
