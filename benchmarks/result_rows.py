@@ -1,4 +1,4 @@
-"""What the resumable studies share: CSV rows appended as runs finish, the runs already done, generated page blocks.
+"""What the resumable studies share: CSV rows appended as runs finish, the runs already done, generated tables.
 
 ``seed_spread.py`` and ``authors_parity.py`` append one row per finished run (so an interrupted study resumes where it
 stopped) and write their tables into their page between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, where a
@@ -9,6 +9,8 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 
 def append_row(output: Path, row: dict[str, Any], columns: Sequence[str] | None = None) -> None:
@@ -28,6 +30,11 @@ def rows_done(output: Path, key: Sequence[str]) -> set[tuple[str, ...]]:
         return set()
     with output.open() as handle:
         return {tuple(row[name] for name in key) for row in csv.DictReader(handle)}
+
+
+def mean_and_range(values: pd.Series) -> str:
+    """Return a table cell: the mean over runs, and their minimum-maximum in brackets (``0.921 (0.905-0.940)``)."""
+    return f"{values.mean():.3f} ({values.min():.3f}-{values.max():.3f})"
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -34,7 +34,7 @@ import pandas as pd
 from anomalib.engine import Engine
 from anomalib.metrics import AUPRO, AUROC
 from lightning.pytorch import seed_everything
-from result_rows import append_row, fill_block, rows_done
+from result_rows import append_row, fill_block, mean_and_range, rows_done
 
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, Job, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import build_model, trainer_settings
@@ -107,7 +107,7 @@ def markdown(output: Path) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for (category, model, setting), group in runs.groupby(["category", "model", "setting"], sort=False):
-        cells = [f"{group[name].mean():.3f} ({group[name].min():.3f}-{group[name].max():.3f})" for name in METRICS[:3]]
+        cells = [mean_and_range(group[name]) for name in METRICS[:3]]
         lines.append(f"| {category} | {model} | {setting} | {len(group)} | {' | '.join(cells)} |")
     gaps = {name: (runs[name] - runs[f"clamped_{name}"]).abs().max() for name in METRICS[:3]}
     lines += ["", "Largest difference, raw against clamped: " + ", ".join(f"{name} {gap:.4f}" for name, gap in gaps.items())]
