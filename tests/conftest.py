@@ -85,11 +85,18 @@ HEAVY_FIXTURES = {
 }
 
 
-# The files that take minutes, longest first: pytest-xdist hands out whole files in collection order, so these start
-# first and the short ones fill the other worker beside them, instead of one long file running alone at the end.
+# The files that read the demo run: pytest-xdist gives them to one worker as one unit (see the scheduler below), so
+# the demo (a fit, a test run, an export) is made once per test run instead of once on each worker.
+DEMO_RUN_FILES = ("test_demo.py", "test_review_server.py", "test_review_browser.py")
+
+
+# The files that take minutes, longest first: pytest-xdist hands out whole files in collection order (pyproject's
+# --no-loadscope-reorder: by default xdist puts the files with the most tests first, which left the one-test upstream
+# check for the end), so these start first and the short ones fill the other worker beside them.
 LONGEST_FILES = (
     "test_upstream_check.py",  # slow set
     "test_benchmark.py",
+    *DEMO_RUN_FILES,  # one unit: the demo, then its readers
     "test_fleet.py",
     "test_real_data.py",
     "test_fleet_cli.py",
@@ -104,8 +111,12 @@ LONGEST_FILES = (
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses one of :data:`HEAVY_FIXTURES` slow; put the :data:`LONGEST_FILES` first."""
     for item in items:
-        if HEAVY_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if HEAVY_FIXTURES.keys() & fixtures:
             item.add_marker(pytest.mark.slow)
+        if "demo_run" in fixtures and item.path.name not in DEMO_RUN_FILES:
+            msg = f"{item.path.name} uses demo_run: add it to DEMO_RUN_FILES in tests/conftest.py (one demo per test run)"
+            raise pytest.UsageError(msg)
     rank = {name: index for index, name in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests keep their order
 
@@ -203,3 +214,18 @@ class EpochLosses(Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.losses.append(float(trainer.callback_metrics["train_loss"]))
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown (and unused) when it is not loaded
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` with one change: the :data:`DEMO_RUN_FILES` are one unit of work, given to one worker."""
+    if config.getoption("dist") != "loadfile":
+        return None  # the scheduler the command line asked for
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileKeepingTheDemoOnOneWorker(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "the demo run's files" if Path(path).name in DEMO_RUN_FILES else path
+
+    return LoadFileKeepingTheDemoOnOneWorker(config, log)
