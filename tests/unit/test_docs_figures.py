@@ -70,6 +70,15 @@ def test_what_the_parity_prose_says_about_transistor_holds() -> None:
     assert 0 < gap < spreads.min()
 
 
+def test_what_the_parity_prose_says_about_bottle_holds() -> None:
+    """This project's mean image and pixel AUROC are at least the authors'; seed for seed within about half a point."""
+    runs = pd.read_csv(RESULTS / "2026-12-07-epyc-2core" / "authors_parity.csv")
+    bottle = runs[runs["category"] == "bottle"].pivot(index="seed", columns="implementation")
+    for metric in ("image_AUROC", "pixel_AUROC"):
+        assert bottle[metric]["this_project"].mean() >= bottle[metric]["authors"].mean()
+        assert (bottle[metric]["this_project"] - bottle[metric]["authors"]).abs().max() < 0.006
+
+
 def test_the_authors_differences_table_is_the_committed_study() -> None:
     import study_tables
     from result_rows import block
