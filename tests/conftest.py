@@ -23,6 +23,14 @@ from lightning.pytorch import Callback
 from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 
+# Each pytest-xdist worker gets its share of the cores for torch's threads, and so do the commands it starts (they
+# inherit OMP_NUM_THREADS), unless the caller set OMP_NUM_THREADS. With two workers on two cores each running torch on
+# both cores, the threads of one wait for the cores the other holds (docs/development.md gives the measured times).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
