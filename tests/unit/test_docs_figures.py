@@ -101,29 +101,46 @@ def test_the_authors_differences_table_is_the_committed_study() -> None:
     assert block(REPO / "docs" / "differences-from-authors.md", "study-authors") == expected
 
 
+def _noise_loss(study: pd.DataFrame, category: str, defects: str, metric: str) -> float:
+    """How much ``metric`` drops from the relative noise 0.35 to the authors' absolute 2.0 (adaptor Adam)."""
+    return study.loc[(category, defects, "relative", "adam"), metric] - study.loc[(category, defects, "absolute", "adam"), metric]
+
+
 def test_what_the_authors_differences_prose_says_holds() -> None:
     study = pd.concat(pd.read_csv(path) for path in sorted((RESULTS / "2026-12-07-epyc-2core").glob("study_authors_*.csv")))
     study = study[study["epoch"] == 20].set_index(["category", "defects", "noise_scale", "adaptor_optimiser"])
+    assert {c for c, *_ in study.index} == {"bottle", "macaroni1", "transistor"}
     for category, defects in {(c, d) for c, d, *_ in study.index}:
         base = study.loc[(category, defects, "relative", "adam")]
         adamw = study.loc[(category, defects, "relative", "adamw")]
         noise = study.loc[(category, defects, "absolute", "adam")]
         assert abs(adamw["image_auroc_standardised_max"] - base["image_auroc_standardised_max"]) < 0.01
-        assert noise["pixel_auroc"] < base["pixel_auroc"]
-        assert noise["pro"] < base["pro"]
+        assert noise["pro"] < base["pro"]  # PRO lost everywhere
         gain = noise["image_auroc_standardised_max"] - base["image_auroc_standardised_max"]
-        if (category, defects) == ("bottle", "large"):
-            assert abs(gain) < 0.005  # level
-        else:
-            assert gain > 0
         plain_minus_standardised = base["image_auroc_max"] - base["image_auroc_standardised_max"]
-        assert (0 < plain_minus_standardised < 0.01) if category == "bottle" else (plain_minus_standardised < 0)
-    for category in ("bottle", "transistor"):  # localisation lost most on small defects
-        for metric in ("pixel_auroc", "pro"):
-            loss = {
-                d: study.loc[(category, d, "relative", "adam"), metric] - study.loc[(category, d, "absolute", "adam"), metric]
-                for d in ("large", "small")
-            }
-            assert loss["small"] > loss["large"], (category, metric)
+        if category == "macaroni1":
+            assert abs(noise["pixel_auroc"] - base["pixel_auroc"]) < 0.002
+            assert round(100 * gain, 1) == {"large": 0.1, "small": -1.1}[defects]
+        else:
+            assert noise["pixel_auroc"] < base["pixel_auroc"]
+            if (category, defects) == ("bottle", "large"):
+                assert abs(gain) < 0.005  # level
+            else:
+                assert gain > 0
+        if category == "transistor":
+            assert plain_minus_standardised < 0
+        else:
+            assert 0 < plain_minus_standardised < 0.01
+    for category in ("bottle", "macaroni1", "transistor"):  # PRO lost most on small defects (6.7 points on macaroni1)
+        loss = {d: _noise_loss(study, category, d, "pro") for d in ("large", "small")}
+        assert loss["small"] > loss["large"], category
+        if category == "macaroni1":
+            assert round(100 * loss["small"], 1) == 6.7
+    for category in ("bottle", "transistor"):  # and pixel AUROC too, most on small defects
+        loss = {d: _noise_loss(study, category, d, "pixel_auroc") for d in ("large", "small")}
+        assert loss["small"] > loss["large"], category
     transistor_small = study.loc[("transistor", "small", "relative", "adam")]
     assert transistor_small["image_auroc_standardised_max"] - transistor_small["image_auroc_max"] > 0.02  # several points
+    for defects in ("large", "small"):  # on macaroni1's held-out images no setting moves pixel AUROC by a point
+        pixel_auroc = study.xs(("macaroni1", defects))["pixel_auroc"]
+        assert pixel_auroc.max() - pixel_auroc.min() < 0.01
