@@ -253,7 +253,7 @@ def main() -> None:
                     root, name = mvtec_layout(config.data_for(category), category, work_dir / "mvtec_layout")
                     pre_processor = authors_view(root / name, config.image_size)
                 job = Job(simplenet, category, seed, config)
-                folder = work_dir / f"ours_{category}_s{seed}{'_authors_view' if pre_processor else ''}"
+                folder = work_dir / f"ours_{category}_s{seed}{'_authors_view' if pre_processor is not None else ''}"
                 ours = run_this_project(job, "same_as_test", folder, pre_processor)
                 row = {"implementation": implementation, "category": category, "seed": seed, "wall_s": ours["fit_s"],
                        **{key: ours[key] for key in ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")}}  # fmt: skip
