@@ -90,6 +90,12 @@ def test_what_the_parity_prose_says_about_macaroni1_holds() -> None:
     assert round(100 * gaps["pixel_AUROC"], 1) == 6.7
     first_meta_epoch_pixel_auroc = float(seed0.loc["authors", "per_meta_epoch"].split()[0].split("/")[1])
     assert first_meta_epoch_pixel_auroc > 0.95
+    macaroni1 = runs[runs["category"] == "macaroni1"].groupby("implementation")[metrics]
+    low, high = macaroni1.min(), macaroni1.max()
+    assert (high.loc["this_project"] < low.loc["authors"]).all()  # seeds 0 and 1: the ranges do not overlap
+    assert list(macaroni1.size()[["authors", "this_project"]]) == [2, 2]
+    authors = runs[(runs["category"] == "macaroni1") & (runs["implementation"] == "authors")]["pixel_AUROC"]
+    assert round(100 * (authors.max() - authors.min())) == 4
     # this project on the authors' crop closes about half of each gap: 4.8 of 8.9 and 3.3 of 6.7 points
     closed = seed0.loc["this_project_authors_view", metrics] - seed0.loc["this_project", metrics]
     assert round(100 * closed["image_AUROC"], 1) == 4.8
