@@ -33,6 +33,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO / "benchmarks"))  # the studies' scripts, which some tests import (authors_parity, ...)
 
 
 def console_command(name: str) -> str:

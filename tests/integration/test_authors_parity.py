@@ -4,10 +4,9 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 import yaml
+from anomalib.data.utils import read_image
 from PIL import Image
 
 from anomalib_simplenet import SimpleNet
@@ -16,7 +15,6 @@ from anomalib_simplenet.tools.generated_data import make_synthetic_dataset
 from conftest import REPO, run_command
 
 ANCHOR = REPO.parent / "shared" / "anchors" / "simplenet-authors"
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def test_the_authors_view_keeps_the_centre_of_a_wide_image_as_their_loader_does(tmp_path: Path) -> None:
@@ -29,7 +27,7 @@ def test_the_authors_view_keeps_the_centre_of_a_wide_image_as_their_loader_does(
         picture.paste((255, 0, 0), (left, 0, left + 85, 341))
     (tmp_path / "train" / "good").mkdir(parents=True)
     picture.save(tmp_path / "train" / "good" / "000.png")
-    image = torch.from_numpy(np.asarray(picture)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    image = read_image(tmp_path / "train" / "good" / "000.png", as_tensor=True).unsqueeze(0)
 
     def red_share(pre_processor: object) -> float:
         seen = pre_processor.transform(image)

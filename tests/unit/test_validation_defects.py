@@ -1,13 +1,7 @@
 """The defaults study's synthetic validation defects (benchmarks/validation_defects.py): small, faint, exactly masked."""
 
-import sys
-
 import pytest
 import torch
-
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
 from validation_defects import SMALL_AREA_LIMIT, SMALL_KINDS, VISIBLE_CHANGE, large_defects, small_defect, small_defects
 
 
