@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from anomalib_simplenet.tools.benchmark.cli import _apply_overrides, folder_header, record_call
+from anomalib_simplenet.tools.benchmark.cli import _apply_overrides, folder_header, main, record_call
 from anomalib_simplenet.tools.benchmark.config import BenchmarkConfig, BenchmarkConfigError, resolve_backbone_weights
 from anomalib_simplenet.tools.benchmark.job import model_class_by_name
 from anomalib_simplenet.tools.benchmark.report import (
@@ -263,6 +263,47 @@ def test_report_header_names_every_call_into_the_folder(tmp_path: Path) -> None:
     assert "categories ['bottle', 'macaroni1']" in header  # the folder's, not the last call's cut
     assert "- 2026-12-01: `simplenet-benchmark --categories bottle`" in header
     assert "- 2026-12-06: `simplenet-benchmark --categories macaroni1`" in header
+
+
+def _finished_folder(folder: Path, cpu: str, runs: list[tuple[str, float]]) -> Path:
+    """A benchmark folder as a call leaves it: bottle, seed 0, one run per (model, torch_cpu_b1_img_s)."""
+    (folder / "runs").mkdir(parents=True)
+    for model, speed in runs:
+        row = {"model": model, "category": "bottle", "seed": 0, "torch_cpu_b1_img_s": speed}
+        row |= {"image_AUROC": 0.9} if model != "backbone-only" else {}
+        (folder / "runs" / f"{model}-bottle-seed0.json").write_text(json.dumps(row))
+    (folder / "environment.json").write_text(json.dumps({"cpu": cpu, "cpu_count": "2", "date": "2026-12-08"}))
+    (folder / "header.md").write_text(f"Measured on {cpu}.\n")
+    return folder
+
+
+def test_a_report_joined_from_two_machines_divides_each_speed_by_its_own_backbone(tmp_path: Path) -> None:
+    """A model added later on another machine: its 'x backbone' uses that machine's backbone, never the other's."""
+    first = _finished_folder(tmp_path / "first", "Xeon", [("backbone-only", 40.0), ("SimpleNet", 20.0)])
+    added = _finished_folder(tmp_path / "added", "EPYC", [("backbone-only", 60.0), ("Supersimplenet", 15.0)])
+    assert main(["--report", str(first), str(added), "--output", str(tmp_path / "both")]) == 0
+    summary = pd.read_csv(tmp_path / "both" / "summary.csv").set_index(["model", "machine"])
+    ratio = summary["torch_cpu_b1_img_s_x_backbone_mean"]
+    assert ratio[("SimpleNet", "Xeon (2 cores)")] == pytest.approx(2.0)
+    assert ratio[("Supersimplenet", "EPYC (2 cores)")] == pytest.approx(4.0)  # 60 / 15, not the mean floor 50 / 15
+    assert len(summary.loc["backbone-only"]) == 2  # one floor per machine, not their mean
+    report = (tmp_path / "both" / "results.md").read_text()
+    assert "| SimpleNet | bottle | Xeon (2 cores) | 1 | 0.900 |" in report
+    assert f"From `{first.as_posix()}`:" in report
+    assert "Measured on EPYC." in report
+    assert main(["--report", str(tmp_path / "both")]) == 0  # redrawn from its runs.csv alone, the same table
+    assert (tmp_path / "both" / "results.md").read_text() == report
+
+
+def test_a_report_of_several_folders_needs_a_folder_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    first = _finished_folder(tmp_path / "first", "Xeon", [("SimpleNet", 20.0)])
+    added = _finished_folder(tmp_path / "added", "EPYC", [("Padim", 25.0)])
+    for extra in ([], ["--output", str(first)]):
+        with pytest.raises(SystemExit) as stop:
+            main(["--report", str(first), str(added), *extra])
+        assert stop.value.code == 2
+        assert "give --output DIR" in capsys.readouterr().err
+    assert sorted(path.name for path in first.iterdir()) == ["environment.json", "header.md", "runs"]  # untouched
 
 
 def test_per_category_table_has_the_mean_only_over_every_category() -> None:

@@ -14,6 +14,7 @@ Usage::
 
     simplenet-benchmark --config configs/benchmark/bottle_lite0_cpu.yaml --output benchmarks/results/mine
     simplenet-benchmark --report benchmarks/results/mine --readme README.md   # redraw tables and plots
+    simplenet-benchmark --report benchmarks/results/mine benchmarks/results/added --output benchmarks/results/both
 """
 
 import argparse
@@ -129,6 +130,24 @@ def run_jobs_on_fleet(config: BenchmarkConfig, output: Path, resources: "Resourc
     return finished_jobs + sum(outcome.status == "done" for outcome in outcomes)
 
 
+def _report_folder(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None) -> Path:
+    """Check ``--report``'s folders; join several into ``--output`` (its header and ``runs.csv``); return the folder."""
+    from .report import collect_folders  # noqa: PLC0415
+
+    for folder in args.report:
+        if not (folder / "runs.csv").is_file() and not any((folder / "runs").glob("*.json")):
+            parser.error(f"no finished runs in {folder}: --report takes the folder of an earlier run.")
+    if len(args.report) == 1:
+        return args.report[0]
+    if args.output is None or args.output in args.report:
+        parser.error("--report with several folders writes one report into a new folder: give --output DIR.")
+    args.output.mkdir(parents=True, exist_ok=True)
+    command = "simplenet-benchmark " + shlex.join(argv if argv is not None else sys.argv[1:])
+    (args.output / "header.md").write_text(joined_header(args.report, command) + "\n")
+    collect_folders(args.report).to_csv(args.output / "runs.csv", index=False)  # a later --report of it reads this
+    return args.output
+
+
 def _progress_summary(row: dict) -> str:
     parts = [f"{key} {row[key]:.3f}" for key in ("image_AUROC", "pixel_AUROC") if key in row]
     parts += [f"fit {row['fit_s']:.0f} s"] if "fit_s" in row else []
@@ -144,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     parser.add_argument("--models", nargs="+", help="keep only these models of the config")
     parser.add_argument("--categories", nargs="+", help="keep only these categories of the config")
-    parser.add_argument("--report", type=Path, metavar="DIR", help="only redraw tables and plots from the finished runs in DIR")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", metavar="DIR",
+        help="only redraw tables and plots from the finished runs in DIR; several DIRs (with --output) make one report",
+    )  # fmt: skip
     parser.add_argument("--readme", type=Path, help="also write the results block of this README")
     fleet = parser.add_argument_group("on Ray (pip install -e '.[fleet]')")
     fleet.add_argument("--fleet", action="store_true", help="run the jobs as Ray tasks, side by side as resources allow")
@@ -158,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.report:
-            output = args.report
-            if not (output / "runs.csv").is_file() and not any((output / "runs").glob("*.json")):
-                parser.error(f"no finished runs in {output}: --report takes the folder of an earlier run.")
+            output = _report_folder(parser, args, argv)
         else:
             if args.config is None:
                 parser.error("give --config (e.g. configs/benchmark/bottle_lite0_cpu.yaml) or --report DIR.")
@@ -180,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         header = folder_header(output)
         (output / "header.md").write_text(header + "\n")
         runs = collect_runs(output)  # this call's runs and those of earlier calls into the same folder
-        runs.to_csv(output / "runs.csv", index=False)
+        if (output / "runs").is_dir():
+            runs.to_csv(output / "runs.csv", index=False)
         markdown = write_report(runs, output, header)
         if args.readme:
             update_readme(args.readme, output)
@@ -253,6 +274,22 @@ def _calls(info: dict) -> list[dict[str, str]]:
     if "command" in info:
         return [{"date": info["date"], "command": info["command"]}]
     return list(info.get("calls", []))
+
+
+def joined_header(folders: list[Path], command: str) -> str:
+    """Return the opening lines of one report made from the runs of several folders: each folder's own header, and how.
+
+    The folders may come from different machines: speeds compare only within one, and the report divides each run's
+    speed by the backbone measured on its own machine (``x backbone``).
+    """
+    lines = [
+        f"Joined from {len(folders)} benchmark folders by `{command}`. Accuracy compares across them; speeds (img/s, "
+        "fit s, memory) compare only between rows measured on the same machine, and 'x backbone' divides each run's "
+        "time by that of the backbone measured on its own machine.",
+    ]
+    for folder in folders:
+        lines += ["", f"From `{folder.as_posix()}`:", "", folder_header(folder)]
+    return "\n".join(lines)
 
 
 def folder_header(output: Path) -> str:

@@ -62,6 +62,42 @@ def collect_runs(output: Path) -> pd.DataFrame:
     return runs.loc[keys.sort_values(["model", "category", "seed"], kind="stable").index].reset_index(drop=True)
 
 
+MACHINE = "machine"
+
+
+def collect_folders(folders: list[Path]) -> pd.DataFrame:
+    """Return the finished runs of several benchmark folders as one table, each row tagged with folder and machine.
+
+    A comparison may join runs measured on different machines (a model added later, say): accuracy does not depend on
+    the machine, speed does. Each row gets ``source`` (its folder) and ``machine`` (the CPU and core count of the
+    folder's ``environment.json``), so :func:`summarise` divides each run's speed by the backbone measured on the same
+    machine and keeps the machines apart. Rows keep :func:`collect_runs`' order, folder after folder.
+
+    Example:
+        >>> import tempfile
+        >>> folders = [Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())]
+        >>> for folder, model, cpu in zip(folders, ["SimpleNet", "Supersimplenet"], ["Xeon", "EPYC"]):
+        ...     (folder / "runs").mkdir()
+        ...     _ = (folder / "runs" / "run.json").write_text(json.dumps({"model": model, "category": "c", "seed": 0}))
+        ...     _ = (folder / "environment.json").write_text(json.dumps({"cpu": cpu, "cpu_count": "2"}))
+        >>> collect_folders(folders)[["model", "machine"]].to_numpy().tolist()
+        [['SimpleNet', 'Xeon (2 cores)'], ['Supersimplenet', 'EPYC (2 cores)']]
+
+    """
+    tables = []
+    for folder in folders:
+        environment_file = folder / "environment.json"
+        info = json.loads(environment_file.read_text()) if environment_file.is_file() else {}
+        machine = f"{info['cpu']} ({info['cpu_count']} cores)" if "cpu" in info else f"the machine of {folder}"
+        tables.append(collect_runs(folder).assign(source=str(folder), machine=machine))
+    return pd.concat(tables, ignore_index=True)
+
+
+def _machines(table: pd.DataFrame) -> list[str]:
+    """``["machine"]`` when ``table`` holds rows of more than one machine (the key that keeps them apart), else ``[]``."""
+    return [MACHINE] if MACHINE in table and table[MACHINE].nunique() > 1 else []
+
+
 def speed_columns(runs: pd.DataFrame) -> list[str]:
     """Throughput columns present in ``runs`` (``torch_cpu_b1_img_s``, ``openvino_cpu_b32_img_s``...)."""
     return [column for column in runs.columns if column.endswith("_img_s")]
@@ -71,7 +107,9 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation over seeds per model and category, plus time ratios to backbone-only.
 
     A ratio column ``<speed column>_x_backbone`` is (time per image of the model) / (time per image of
-    the frozen backbone alone) for the same runtime, device and batch size: 1.0 is the floor.
+    the frozen backbone alone) for the same runtime, device and batch size: 1.0 is the floor. Runs of several
+    machines (a ``machine`` column, :func:`collect_folders`) are divided by their own machine's backbone and
+    summarised per machine.
 
     Example:
         >>> runs = pd.DataFrame({"model": ["backbone-only", "M", "M"], "category": ["c"] * 3, "seed": [0, 0, 1],
@@ -82,11 +120,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
     """
     runs = runs.copy()
+    keys = ["category", *_machines(runs)]
     for column in speed_columns(runs):
-        floor = runs[runs["model"] == BACKBONE_ONLY].groupby("category")[column].mean()
-        runs[f"{column}_x_backbone"] = runs["category"].map(floor) / runs[column]
+        floor = runs[runs["model"] == BACKBONE_ONLY].groupby(keys)[column].mean().rename("floor")
+        matched = runs[keys].merge(floor, left_on=keys, right_index=True, how="left")["floor"].to_numpy()
+        runs[f"{column}_x_backbone"] = matched / runs[column]
     numeric = [column for column in runs.select_dtypes("number").columns if column != "seed"]
-    grouped = runs.groupby(["model", "category"], sort=False)
+    grouped = runs.groupby(["model", *keys], sort=False)
     summary = grouped[numeric].agg(["mean", "std"])
     summary.columns = [f"{column}_{statistic}" for column, statistic in summary.columns]
     summary.insert(0, "seeds", grouped["seed"].nunique())
@@ -105,17 +145,20 @@ def _cell(row: pd.Series, column: str, digits: int) -> str:
 def markdown_tables(summary: pd.DataFrame) -> str:
     """Accuracy table and cost table (mean ± std over seeds) as markdown."""
     speed = [column[: -len("_mean")] for column in summary.columns if column.endswith("_img_s_mean")]
-    lines = ["| model | category | seeds | " + " | ".join(ACCURACY.values()) + " |", "|---" * (3 + len(ACCURACY)) + "|"]
+    machines = _machines(summary)  # runs of several machines: each row says where it was measured
+    where = ["measured on"] * len(machines)
+    head = ["model", "category", *where, "seeds", *ACCURACY.values()]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for _, row in summary[summary["model"] != BACKBONE_ONLY].iterrows():
-        cells = [_cell(row, column, 3) for column in ACCURACY]
-        lines.append(f"| {row['model']} | {row['category']} | {row['seeds']} | " + " | ".join(cells) + " |")
+        cells = [str(row["model"]), str(row["category"]), *[str(row[key]) for key in machines], str(row["seeds"])]
+        lines.append("| " + " | ".join(cells + [_cell(row, column, 3) for column in ACCURACY]) + " |")
     speed_names = [column.removesuffix("_img_s").replace("_", " ") for column in speed]
-    header = ["model", "category", "fit s", *[f"{name} img/s" for name in speed_names]]
+    header = ["model", "category", *where, "fit s", *[f"{name} img/s" for name in speed_names]]
     header += [f"{name} x backbone" for name in speed_names]
     header += ["peak RSS MiB", "checkpoint MiB", "OpenVINO MiB"]
     lines += ["", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for _, row in summary.iterrows():
-        cells = [str(row["model"]), str(row["category"]), _cell(row, "fit_s", 1)]
+        cells = [str(row["model"]), str(row["category"]), *[str(row[key]) for key in machines], _cell(row, "fit_s", 1)]
         cells += [_cell(row, column, 1) for column in speed]
         cells += [_cell(row, f"{column}_x_backbone", 2) for column in speed]
         cells += [_cell(row, "peak_rss_mb", 0), _cell(row, "checkpoint_mb", 1), _cell(row, "openvino_mb", 1)]
@@ -220,11 +263,23 @@ def styles(summary: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
     }
 
 
-def _legends(figure: plt.Figure, colours: dict[str, str], markers: dict[str, str], floor: bool) -> None:
+FLOOR_LINES = ("--", ":", "-.")
+
+
+def _floors(summary: pd.DataFrame, column: str) -> dict[str, float]:
+    """Return the backbone-only mean of ``column`` per machine (one entry, ``""``, when all runs share a machine)."""
+    rows = summary[summary["model"] == BACKBONE_ONLY]
+    if not _machines(summary):
+        return {"": float(rows[column].mean())} if len(rows) else {}
+    return {str(machine): float(value) for machine, value in rows.groupby(MACHINE, sort=False)[column].mean().items()}
+
+
+def _legends(figure: plt.Figure, colours: dict[str, str], markers: dict[str, str], floors: list[str]) -> None:
     """Two legends beside the panels: colour = model, marker = category (no labels on the points to collide)."""
     model_handles = [plt.Line2D([], [], color=c, marker="o", linestyle="", label=m) for m, c in colours.items()]
-    if floor:
-        model_handles.append(plt.Line2D([], [], color="grey", linestyle="--", label="backbone only"))
+    for number, machine in enumerate(floors):
+        label = f"backbone only ({machine})" if machine else "backbone only"
+        model_handles.append(plt.Line2D([], [], color="grey", linestyle=FLOOR_LINES[number % 3], label=label))
     category_handles = [plt.Line2D([], [], color="black", marker=k, linestyle="", label=c) for c, k in markers.items()]
     first = figure.legend(handles=model_handles, title="model (colour)", loc="upper left", bbox_to_anchor=(1.0, 0.95))
     figure.add_artist(first)
@@ -251,9 +306,8 @@ def plot(summary: pd.DataFrame, output: Path) -> list[Path]:
                     row[f"{speed}_mean"], row[f"{metric}_mean"], xerr=row.get(f"{speed}_std"), yerr=row.get(f"{metric}_std"),
                     fmt=markers[row["category"]], color=colours[row["model"]], capsize=2, markersize=6, alpha=0.85,
                 )  # fmt: skip
-            floor = summary.loc[summary["model"] == BACKBONE_ONLY, f"{speed}_mean"]
-            if len(floor):
-                axis.axvline(float(floor.mean()), color="grey", linestyle="--")
+            for number, floor in enumerate(_floors(summary, f"{speed}_mean").values()):
+                axis.axvline(floor, color="grey", linestyle=FLOOR_LINES[number % 3])
             runtime = speed.removesuffix("_img_s").replace("_", " ")
             axis.set(
                 xlabel=f"{runtime}: images/s (higher is faster)",
@@ -263,7 +317,7 @@ def plot(summary: pd.DataFrame, output: Path) -> list[Path]:
             axis.grid(alpha=0.3)
     figure.suptitle("Accuracy against inference speed: up and to the right is better", y=1.0)
     figure.tight_layout()
-    _legends(figure, colours, markers, floor=bool((summary["model"] == BACKBONE_ONLY).any()))
+    _legends(figure, colours, markers, list(_floors(summary, f"{speeds[0]}_mean")) if speeds else [])
     scatter = output / "speed_vs_accuracy.png"
     figure.savefig(scatter, dpi=110, bbox_inches="tight")
     plt.close(figure)
