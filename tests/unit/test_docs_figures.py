@@ -152,3 +152,21 @@ def test_what_the_authors_differences_prose_says_holds() -> None:
     for defects in ("large", "small"):  # on macaroni1's held-out images no setting moves pixel AUROC by a point
         pixel_auroc = study.xs(("macaroni1", defects))["pixel_auroc"]
         assert pixel_auroc.max() - pixel_auroc.min() < 0.01
+
+
+def test_the_supersimplenet_paragraph_is_the_joined_summary() -> None:
+    """The benchmark page's SuperSimpleNet bullet: fit times, AUROC ranges and 'x backbone' are the joined run's."""
+    summary = pd.read_csv(REPO / "benchmarks/results/2026-12-08-epyc-2core/side_by_side_lite0_joined/summary.csv")
+    real = summary[summary["category"].isin(["bottle", "macaroni1", "transistor"])].set_index(["model", "category"])
+    bullet = (REPO / "docs/benchmark.md").read_text().split("- **SuperSimpleNet has not learnt", 1)[1].split("\n- ", 1)[0]
+    fit = real["fit_s_mean"].dropna().round().astype(int)
+    for model, category in (("Supersimplenet", "bottle"), ("SimpleNet", "bottle"), ("Supersimplenet", "macaroni1")):
+        assert f"{fit[(model, category)]} s" in bullet, (model, category)
+    assert f"{fit[('SimpleNet', 'macaroni1')]} s" in bullet
+    ssn = real.loc["Supersimplenet"]
+    for metric, said in (("image_AUROC", "image AUROC"), ("pixel_AUROC", "pixel AUROC")):
+        low, high = ssn[f"{metric}_mean"].min(), ssn[f"{metric}_mean"].max()
+        assert f"{said} is {low:.2f} to {high:.2f}" in bullet or f"{said} {low:.2f} to {high:.2f}" in bullet, metric
+    ratio = real["openvino_cpu_b1_img_s_x_backbone_mean"]
+    assert f"{int(ratio['Supersimplenet'].min())} to {int(ratio['Supersimplenet'].max())}x" in bullet
+    assert f"SimpleNet {ratio['SimpleNet'].mean():.1f}x" in bullet

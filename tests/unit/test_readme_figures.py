@@ -7,10 +7,10 @@ import pandas as pd
 
 from conftest import REPO
 
-SUMMARY = REPO / "benchmarks" / "results" / "2026-12-03-cpu-2core" / "side_by_side_lite0" / "summary.csv"
+SUMMARY = REPO / "benchmarks" / "results" / "2026-12-08-epyc-2core" / "side_by_side_lite0_joined" / "summary.csv"
 SEED_SPREAD = REPO / "benchmarks" / "results" / "2026-12-07-epyc-2core" / "seed_spread.csv"
 CATEGORIES = {"MVTec AD bottle": "bottle", "VisA macaroni1": "macaroni1", "MVTec AD transistor": "transistor"}
-MODELS = {"SimpleNet": "SimpleNet", "PaDiM": "Padim", "PatchCore": "Patchcore"}
+MODELS = {"SimpleNet": "SimpleNet", "PaDiM": "Padim", "PatchCore": "Patchcore", "SuperSimpleNet": "Supersimplenet"}
 ROW = re.compile(
     r"^\| (MVTec AD \w+|VisA \w+) \| (\w+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+|-) \|$", re.MULTILINE
 )
@@ -44,3 +44,17 @@ def test_the_readmes_spread_of_one_fit_is_the_seed_spread_csv() -> None:
         values = runs[(runs["model"] == MODELS[model]) & (runs["category"] == category)]["image_AUROC"]
         assert len(values) == 15, (model, category)  # five seeds, three settings
         assert [float(low), float(high)] == [round(values.min(), 3), round(values.max(), 3)], (model, category)
+
+
+def test_the_readmes_supersimplenet_range_is_its_rows_and_it_is_the_slowest_per_backbone() -> None:
+    """The SuperSimpleNet bullet's "image AUROC A to B" spans its real-category means; its inference, timed on
+    another machine, is compared by the time per image over that machine's backbone ('x backbone')."""
+    summary = pd.read_csv(SUMMARY)
+    bullet = (REPO / "README.md").read_text().split("- **SuperSimpleNet**", 1)[1].split("\n- ", 1)[0]
+    low, high = map(float, re.search(r"image AUROC (\d\.\d\d) to (\d\.\d\d)", bullet).groups())
+    real = summary[summary["category"].isin(CATEGORIES.values())].set_index("model")
+    means = real.loc["Supersimplenet", "image_AUROC_mean"]
+    assert [low, high] == [round(means.min(), 2), round(means.max(), 2)]
+    slowdown = real.groupby(level="model")["openvino_cpu_b1_img_s_x_backbone_mean"].min()
+    others = slowdown.drop(["Supersimplenet", "backbone-only"]).dropna()
+    assert slowdown["Supersimplenet"] > others.max()
